@@ -1,0 +1,3 @@
+"""broadcaster: village loudspeaker announcements in Mandarin and Cantonese."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from broadcaster.cli import main
+
+raise SystemExit(main())

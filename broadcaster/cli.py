@@ -1,0 +1,230 @@
+"""The ``broadcaster`` command: sub-commands, and the one place errors reach the user.
+
+Every :class:`BroadcasterError` becomes one line and exit code 1; any other
+exception is a bug, shown as one line (a traceback only with ``--verbose``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from broadcaster import __version__
+from broadcaster.config import Config
+from broadcaster.content import Content, load_content
+from broadcaster.errors import BroadcasterError, ContentError, UnknownAnnouncementError
+from broadcaster.fields import FieldError, parse_date
+from broadcaster.i18n import _, set_language
+from broadcaster.problems import Problem, Problems
+
+logger = logging.getLogger(__name__)
+DEFAULT_CONFIG = Path("config.yaml")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _date_arg(text: str) -> dt.date:
+    try:
+        return parse_date(text)
+    except FieldError as exc:
+        raise argparse.ArgumentTypeError(str(exc.message)) from exc
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    """The config file to use: ``--config``, else ./config.yaml, else the built-in defaults."""
+    if args.config is not None:
+        return args.config
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _today(config: Config, args: argparse.Namespace) -> dt.date:
+    if getattr(args, "today", None):
+        return args.today
+    return dt.datetime.now(config.tz).date()
+
+
+def _print_problems(problems: list[Problem], out=None) -> None:  # type: ignore[no-untyped-def]
+    out = out or sys.stdout
+    for problem in sorted(problems, key=lambda p: (str(p.path), p.line, p.column)):
+        print(problem.render(Path.cwd()), file=out)
+
+
+def load_station(args: argparse.Namespace, extra: tuple[Path, ...] = ()) -> tuple[Content, Problems]:
+    """Read the station's config and content; switch to the config's interface language."""
+    problems = Problems()
+    config_path = _config_path(args)
+    if config_path is not None and not config_path.is_file():
+        raise BroadcasterError(_("config file {path} does not exist").format(path=config_path))
+    today = getattr(args, "today", None) or dt.date.today()
+    content = load_content(config_path, problems, today, extra=extra)
+    if content.config.ui_language != "auto" and args.ui_language is None:
+        set_language(content.config.ui_language)
+    return content, problems
+
+
+def require_content(args: argparse.Namespace) -> Content:
+    """The station's content, or :class:`ContentError` listing every error."""
+    content, problems = load_station(args)
+    if problems.has_errors:
+        raise ContentError(list(problems))
+    return content
+
+
+def find_announcement(content: Content, name: str):  # type: ignore[no-untyped-def]
+    """An announcement by id or by file path."""
+    if name in content.announcements:
+        return content.announcements[name]
+    path = Path(name)
+    for announcement in content.announcements.values():
+        if path.suffix and announcement.path.resolve() == path.resolve():
+            return announcement
+    from broadcaster.problems import did_you_mean
+
+    hint = did_you_mean(path.stem, content.announcements)
+    raise UnknownAnnouncementError(name, hint.args["suggestion"] if hint else None)
+
+
+# --- check -------------------------------------------------------------------------------
+
+
+def _expand(paths: list[Path]) -> tuple[list[Path], Path | None]:
+    """Command-line paths → (content files, config file if one was named)."""
+    files: list[Path] = []
+    config = None
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in (".yaml", ".yml")))
+        elif path.name in ("config.yaml", "config.yml"):
+            config = path
+        else:
+            files.append(path)
+    return files, config
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    files, named_config = _expand(args.paths)
+    if named_config is not None and args.config is None:
+        args.config = named_config
+    missing = [p for p in files if not p.exists()]
+    for path in args.paths:
+        if not path.exists():
+            print(_("{path}: no such file or folder").format(path=path), file=sys.stderr)
+    files = [p for p in files if p not in missing]
+    content, problems = load_station(args, extra=tuple(files))
+    if args.paths:
+        wanted = {p.resolve() for p in files}
+        if named_config is not None:
+            wanted.add(named_config.resolve())
+        shown = [p for p in problems if p.path.resolve() in wanted]
+    else:
+        shown = list(problems)
+    _print_problems(shown)
+    errors = sum(p.is_error for p in shown)
+    warnings = len(shown) - errors
+    checked = len(content.announcements) + len(content.playlists)
+    if errors or missing:
+        print(_("{errors} error(s), {warnings} warning(s)").format(errors=errors, warnings=warnings),
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(_("OK: {count} announcement(s) and playlist(s) are valid, {warnings} warning(s)").format(
+        count=checked, warnings=warnings), file=sys.stderr)  # fmt: skip
+    return 0
+
+
+# --- the parser and main -----------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="broadcaster",
+        description=_("Village loudspeaker announcements in Mandarin and Cantonese."),
+    )
+    parser.add_argument("--version", action="version", version=f"broadcaster {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help=_("show details and tracebacks"))  # fmt: skip
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help=_("the station's config file (default: ./config.yaml)"))  # fmt: skip
+    parser.add_argument("--ui-language", choices=("zh_CN", "en"), default=None,
+                        help=_("language of messages (default: from config or locale)"))  # fmt: skip
+    commands = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
+
+    check = commands.add_parser(
+        "check", help=_("check config, announcements and playlists for mistakes"),
+        description=_("Check files and print every problem as PATH:LINE:COL."),
+    )  # fmt: skip
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help=_("files or folders (default: the whole station)"))  # fmt: skip
+    check.add_argument("--today", type=_date_arg, default=None,
+                       help=_("check as if today were this date"))  # fmt: skip
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def describe(exc: BroadcasterError) -> str:
+    """One line for the user about ``exc``."""
+    if isinstance(exc, UnknownAnnouncementError):
+        text = _("unknown announcement '{name}'").format(name=exc.name)
+        if exc.suggestion:
+            text += "; " + _("did you mean '{suggestion}'?").format(suggestion=exc.suggestion)
+        return text
+    if isinstance(exc, ContentError):
+        errors = sum(p.is_error for p in exc.problems)
+        return _("{errors} error(s) in the station's files; run 'broadcaster check'").format(
+            errors=errors
+        )
+    return str(exc)
+
+
+def _ui_language_in(argv: list[str]) -> str | None:
+    """``--ui-language`` read before the parser exists, so that ``--help`` is translated too."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--ui-language="):
+            return arg.partition("=")[2]
+        if arg == "--ui-language" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Messages follow the locale until a config file says otherwise.
+    argv = sys.argv[1:] if argv is None else argv
+    set_language(_ui_language_in(argv) or "auto")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.ui_language:
+        set_language(args.ui_language)
+    _setup_logging(args.verbose)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except ContentError as exc:
+        _print_problems([p for p in exc.problems], out=sys.stderr)
+        print(_("error: {message}").format(message=describe(exc)), file=sys.stderr)
+        return 1
+    except BroadcasterError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(_("error: {message}").format(message=describe(exc)), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so in one line unless asked for details
+        if args.verbose:
+            traceback.print_exc()
+        print(_("internal error: {message} (run with --verbose for details)").format(
+            message=f"{type(exc).__name__}: {exc}"), file=sys.stderr)  # fmt: skip
+        return 2

@@ -1,0 +1,288 @@
+"""``config.yaml`` → frozen, validated station settings.
+
+Everything has a default, so a missing file or key gives a working station on
+the default sound device. Problems are collected with their line and column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import zoneinfo
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from broadcaster.fields import FieldError, Fields, parse_bool, parse_choice, parse_window
+from broadcaster.i18n import UI_LANGUAGES, Msg
+from broadcaster.problems import Problems
+from broadcaster.yamlfile import Map, Scalar, read
+
+
+class Language(StrEnum):
+    """A spoken language of announcements."""
+
+    MANDARIN = "mandarin"
+    CANTONESE = "cantonese"
+
+
+LANGUAGE_NAMES = {
+    "mandarin": Language.MANDARIN, "cmn": Language.MANDARIN, "zh": Language.MANDARIN,
+    "普通话": Language.MANDARIN, "普通話": Language.MANDARIN, "国语": Language.MANDARIN,
+    "cantonese": Language.CANTONESE, "yue": Language.CANTONESE, "粤语": Language.CANTONESE,
+    "粵語": Language.CANTONESE, "广东话": Language.CANTONESE, "廣東話": Language.CANTONESE,
+    "白话": Language.CANTONESE, "白話": Language.CANTONESE,
+}  # fmt: skip
+parse_language = parse_choice(LANGUAGE_NAMES)
+
+ENGINES = ("auto", "espeak-ng", "pyttsx3", "sherpa-onnx")
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A loudspeaker zone: some channels of one sound card, at a volume."""
+
+    name: str
+    device: str
+    channels: tuple[int, ...] = (1, 2)
+    """1-based channel numbers on the card."""
+    volume: float = 1.0
+    """Linear gain, 0.0 to 1.0."""
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """How one language is spoken."""
+
+    engine: str = "auto"
+    voice: str | None = None
+    speed: float = 0.9
+    """Relative to the engine's normal speed; loudspeakers need slower speech."""
+    pitch: int = 50
+    """0 to 99, engine-neutral middle at 50."""
+    model_dir: Path | None = None
+    """A downloaded sherpa-onnx model folder (neural voice), if any."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated station settings. ``root`` is the folder holding the content."""
+
+    root: Path
+    path: Path | None = None
+    station: str = "广播站"
+    timezone: str = "Asia/Shanghai"
+    ui_language: str = "auto"
+    zones: dict[str, Zone] = field(
+        default_factory=lambda: {"default": Zone("default", "default")}
+    )
+    quiet_hours: tuple[dt.time, dt.time] | None = None
+    speech: dict[Language, SpeechSettings] = field(
+        default_factory=lambda: {lang: SpeechSettings() for lang in Language}
+    )
+    chime: bool = True
+    loudness_lufs: float = -18.0
+    play_log: Path = Path("data/playlog.sqlite")
+    cache_dir: Path = Path("data/cache")
+    lexicon: dict[Language, dict[str, str]] = field(
+        default_factory=lambda: {lang: {} for lang in Language}
+    )
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, relative to the content root."""
+        return path if path.is_absolute() else self.root / path
+
+
+_KEYS = (
+    "station", "timezone", "ui_language", "zones", "quiet_hours", "speech", "chime",
+    "loudness", "play_log", "cache_dir", "lexicon",
+)  # fmt: skip
+
+
+def parse_timezone(text: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(text.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise FieldError(
+            Msg.of("unknown time zone '{value}'", value=text),
+            Msg.of("write it like Asia/Shanghai or Asia/Hong_Kong"),
+        ) from exc
+    return text.strip()
+
+
+def parse_volume(text: str) -> float:
+    """``80%``, ``0.8``, ``-6dB`` → linear gain."""
+    value = unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "")
+    try:
+        if value.endswith("db"):
+            gain = 10 ** (float(value[:-2]) / 20)
+        elif value.endswith("%"):
+            gain = float(value[:-1]) / 100
+        else:
+            gain = float(value)
+    except ValueError:
+        gain = -1.0
+    if 0.0 <= gain <= 1.0:
+        return gain
+    raise FieldError(
+        Msg.of("'{value}' is not a volume", value=text),
+        Msg.of("write it like 80%, or in decibels like -6dB (at most 0dB)"),
+    )
+
+
+def parse_loudness(text: str) -> float:
+    value = unicodedata.normalize("NFKC", text).strip().lower().removesuffix("lufs").strip()
+    try:
+        lufs = float(value)
+    except ValueError:
+        lufs = 1.0
+    if -40.0 <= lufs <= -5.0:
+        return lufs
+    raise FieldError(
+        Msg.of("'{value}' is not a loudness target", value=text),
+        Msg.of("write it in LUFS from -40 to -5, like -18"),
+    )
+
+
+def parse_speed(text: str) -> float:
+    value = unicodedata.normalize("NFKC", text).strip().removesuffix("%")
+    try:
+        speed = float(value) / (100 if text.strip().endswith("%") or float(value) > 3 else 1)
+    except ValueError:
+        speed = 0.0
+    if 0.5 <= speed <= 2.0:
+        return speed
+    raise FieldError(
+        Msg.of("'{value}' is not a speaking speed", value=text),
+        Msg.of("write it as a percentage from 50% to 200%, like 90%"),
+    )
+
+
+def parse_pitch(text: str) -> int:
+    value = text.strip()
+    if value.isdigit() and 0 <= int(value) <= 99:
+        return int(value)
+    raise FieldError(Msg.of("'{value}' is not a pitch from 0 to 99", value=text))
+
+
+_CHANNEL_WORDS = {"left": (1,), "right": (2,), "both": (1, 2), "stereo": (1, 2), "mono": (1,),
+                  "左": (1,), "右": (2,), "左右": (1, 2)}  # fmt: skip
+
+
+def parse_channels(text: str) -> tuple[int, ...]:
+    value = unicodedata.normalize("NFKC", text).strip().lower()
+    if value in _CHANNEL_WORDS:
+        return _CHANNEL_WORDS[value]
+    parts = [p for p in re.split(r"[,\s]+", value) if p]
+    if parts and all(p.isdigit() and 1 <= int(p) <= 32 for p in parts):
+        return tuple(int(p) for p in parts)
+    raise FieldError(
+        Msg.of("'{value}' is not a list of channels", value=text),
+        Msg.of("write left, right, both, or channel numbers like 1, 2"),
+    )
+
+
+def _zones(fields: Fields, problems: Problems) -> dict[str, Zone]:
+    node = fields.values.get("zones")
+    if node is None:
+        return {"default": Zone("default", "default")}
+    if not isinstance(node, Map) or not node.items:
+        fields.error(node, Msg.of("'zones' should name each zone with its sound card"))
+        return {}
+    zones = {}
+    for key, value in node.items:
+        if isinstance(value, Scalar):  # short form: "square: zone_a"
+            zones[key.value] = Zone(key.value, value.value.strip() or "default")
+            continue
+        zone = Fields(value, fields.path, problems, ("device", "channels", "volume"),
+                      Msg.of("a zone"))  # fmt: skip
+        channel_nodes = zone.scalars("channels")
+        channel_list: list[int] = []
+        for item in channel_nodes:
+            channel_list.extend(zone.convert(item, parse_channels, ()))
+        zones[key.value] = Zone(
+            key.value,
+            zone.text("device", required=True) or "default",
+            tuple(channel_list) or (1, 2),
+            zone.scalar("volume", parse_volume, 1.0),
+        )
+    return zones
+
+
+def _speech(fields: Fields, problems: Problems) -> dict[Language, SpeechSettings]:
+    speech = {lang: SpeechSettings() for lang in Language}
+    node = fields.values.get("speech")
+    if node is None:
+        return speech
+    section = Fields(node, fields.path, problems, [lang.value for lang in Language],
+                     Msg.of("speech settings per language"))  # fmt: skip
+    for lang in Language:
+        if not section.has(lang.value):
+            continue
+        s = Fields(section.values[lang.value], fields.path, problems,
+                   ("engine", "voice", "speed", "pitch", "model_dir"),
+                   Msg.of("speech settings"))  # fmt: skip
+        model_dir = s.text("model_dir")
+        speech[lang] = SpeechSettings(
+            engine=s.scalar("engine", parse_choice({e: e for e in ENGINES}), "auto"),
+            voice=s.text("voice"),
+            speed=s.scalar("speed", parse_speed, 0.9),
+            pitch=s.scalar("pitch", parse_pitch, 50),
+            model_dir=Path(model_dir) if model_dir else None,
+        )
+    return speech
+
+
+def _lexicon(fields: Fields, problems: Problems) -> dict[Language, dict[str, str]]:
+    lexicon: dict[Language, dict[str, str]] = {lang: {} for lang in Language}
+    node = fields.values.get("lexicon")
+    if node is None:
+        return lexicon
+    section = Fields(node, fields.path, problems, [lang.value for lang in Language],
+                     Msg.of("a lexicon per language"))  # fmt: skip
+    for lang in Language:
+        entries = section.values.get(lang.value)
+        if entries is None:
+            continue
+        if not isinstance(entries, Map):
+            section.error(entries, Msg.of("write each entry as 'word: reading'"))
+            continue
+        for word, reading in entries.items:
+            if isinstance(reading, Scalar) and reading.value.strip():
+                lexicon[lang][word.value] = reading.value.strip()
+            else:
+                section.error(reading, Msg.of("'{word}' needs a reading", word=word.value))
+    return lexicon
+
+
+def load_config(path: Path | None, problems: Problems, root: Path | None = None) -> Config:
+    """Read ``path`` (or use the defaults when None) into a :class:`Config`."""
+    if path is None:
+        return Config(root=(root or Path.cwd()).resolve())
+    base = Config(root=path.parent.resolve(), path=path)
+    node = read(path, problems)
+    if node is None:
+        return base
+    f = Fields(node, path, problems, _KEYS, Msg.of("settings"))
+    config = Config(
+        root=base.root,
+        path=path,
+        station=f.text("station") or base.station,
+        timezone=f.scalar("timezone", parse_timezone, base.timezone),
+        ui_language=f.scalar("ui_language", parse_choice({k.lower(): k for k in UI_LANGUAGES}),
+                             base.ui_language),  # fmt: skip
+        zones=_zones(f, problems),
+        quiet_hours=f.scalar("quiet_hours", parse_window, None),
+        speech=_speech(f, problems),
+        chime=f.scalar("chime", parse_bool, True),
+        loudness_lufs=f.scalar("loudness", parse_loudness, base.loudness_lufs),
+        play_log=Path(f.text("play_log") or base.play_log),
+        cache_dir=Path(f.text("cache_dir") or base.cache_dir),
+        lexicon=_lexicon(f, problems),
+    )
+    return config

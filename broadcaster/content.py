@@ -1,0 +1,464 @@
+"""Announcement and playlist files → frozen models, with cross-file checks.
+
+An announcement's id is its file name without ``.yaml``. :func:`load_content`
+reads a whole station folder and returns the models together with every
+problem found; the caller decides whether to use them (``Content`` is only
+trustworthy when there are no errors: the daemon keeps its last good one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+
+from broadcaster.config import Config, Language, load_config, parse_language
+from broadcaster.fields import (
+    Fields,
+    parse_bool,
+    parse_choice,
+    parse_count,
+    parse_date,
+    parse_days,
+    parse_duration,
+    parse_time,
+    parse_window,
+)
+from broadcaster.i18n import Msg
+from broadcaster.problems import Problems, did_you_mean
+from broadcaster.yamlfile import Map, Node, Scalar, Seq, read
+
+ANNOUNCEMENTS_DIR = "announcements"
+PLAYLISTS_DIR = "playlists"
+CLIPS_DIR = "clips"
+CLIP_SUFFIXES = (".wav", ".mp3", ".ogg", ".m4a", ".flac")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    HIGH = "high"
+    EMERGENCY = "emergency"
+
+
+PRIORITY_NAMES = {
+    "normal": Priority.NORMAL, "普通": Priority.NORMAL, "一般": Priority.NORMAL,
+    "high": Priority.HIGH, "重要": Priority.HIGH, "高": Priority.HIGH,
+    "emergency": Priority.EMERGENCY, "紧急": Priority.EMERGENCY, "緊急": Priority.EMERGENCY,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Text to be spoken."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Silence between parts of an announcement."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A pre-recorded audio file, inside the station folder."""
+
+    path: Path
+
+
+Segment = Speech | Pause | Clip
+
+
+@dataclass(frozen=True)
+class Announcement:
+    id: str
+    path: Path
+    title: str
+    language: Language
+    segments: tuple[Segment, ...]
+    chime: bool = True
+    repeat: int = 1
+    gap_s: float = 3.0
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    priority: Priority = Priority.NORMAL
+    notes: str | None = None
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
+
+    @property
+    def text(self) -> str:
+        """All spoken text, for display."""
+        return "".join(s.text for s in self.segments if isinstance(s, Speech))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """When a playlist plays: fixed times, or every N seconds inside a window."""
+
+    line: int
+    play: tuple[str, ...]
+    times: tuple[dt.time, ...] = ()
+    every_s: float | None = None
+    window: tuple[dt.time, dt.time] | None = None
+    days: frozenset[int] = frozenset(range(7))
+    dates: tuple[dt.date, ...] = ()
+    """One-off dates: when given, the slot plays on these dates only."""
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    repeat: int = 1
+    zones: tuple[str, ...] = ()
+    """Empty means the playlist's zones."""
+
+
+@dataclass(frozen=True)
+class Loop:
+    """Announcements played one after another, again and again."""
+
+    play: tuple[str, ...]
+    gap_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a playlist names an announcement or a zone, for cross-file checks."""
+
+    kind: str
+    """"announcement" or "zone"."""
+    name: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Playlist:
+    id: str
+    path: Path
+    title: str
+    zones: tuple[str, ...] = ()
+    """Empty means every zone of the station."""
+    slots: tuple[Slot, ...] = ()
+    loop: Loop | None = None
+    enabled: bool = True
+    refs: tuple[Ref, ...] = ()
+
+
+@dataclass(frozen=True)
+class Content:
+    config: Config
+    announcements: dict[str, Announcement] = field(default_factory=dict)
+    playlists: dict[str, Playlist] = field(default_factory=dict)
+
+
+_ANNOUNCEMENT_KEYS = (
+    "title", "language", "text", "segments", "chime", "repeat", "gap",
+    "valid_from", "valid_until", "priority", "notes",
+)  # fmt: skip
+_PLAYLIST_KEYS = ("title", "zones", "days", "valid_from", "valid_until", "slots", "loop",
+                  "enabled", "notes")  # fmt: skip
+_SLOT_KEYS = ("at", "every", "between", "play", "repeat", "days", "dates", "zones",
+              "valid_from", "valid_until")  # fmt: skip
+
+
+def _date_range(f: Fields) -> tuple[dt.date | None, dt.date | None]:
+    start = f.scalar("valid_from", parse_date, None)
+    end = f.scalar("valid_until", parse_date, None)
+    if start and end and end < start:
+        f.error(
+            f.values["valid_until"],
+            Msg.of("'valid_until' ({end}) is before 'valid_from' ({start})", end=end, start=start),
+            Msg.of("swap the two dates"),
+        )
+    return start, end
+
+
+def _clip(node: Scalar, f: Fields, root: Path) -> Clip | None:
+    written = Path(node.value.strip().replace("\\", "/"))
+    inside = [(root / d).resolve() for d in (CLIPS_DIR, ANNOUNCEMENTS_DIR)]
+    target = (root / written).resolve()
+    if written.is_absolute() or not any(target.is_relative_to(d) for d in inside):
+        f.error(
+            node,
+            Msg.of("clip '{path}' is outside the station's folders", path=node.value),
+            Msg.of("put the file in the '{dir}' folder and write clips/NAME", dir=CLIPS_DIR),
+        )
+        return None
+    if target.suffix.lower() not in CLIP_SUFFIXES:
+        f.error(node, Msg.of("clip '{path}' is not an audio file", path=node.value),
+                Msg.of("use one of: {kinds}", kinds=", ".join(CLIP_SUFFIXES)))  # fmt: skip
+        return None
+    if not target.is_file():
+        f.error(node, Msg.of("clip '{path}' does not exist", path=node.value),
+                did_you_mean(written.name, _clip_names(root)))  # fmt: skip
+        return None
+    return Clip(target)
+
+
+def _clip_names(root: Path) -> list[str]:
+    folder = root / CLIPS_DIR
+    return [p.name for p in folder.iterdir()] if folder.is_dir() else []
+
+
+def _segments(f: Fields, root: Path) -> tuple[Segment, ...]:
+    def speech(node: Node) -> Speech | None:
+        if not isinstance(node, Scalar):
+            f.error(node, Msg.of("the text should be one block of words, not a list"),
+                    Msg.of("use 'segments' for several parts"))  # fmt: skip
+        elif node.value.strip():
+            return Speech(node.value.strip())
+        else:
+            f.error(node, Msg.of("the text is empty"), Msg.of("write what should be said"))
+        return None
+
+    if f.has("text") and f.has("segments"):
+        f.error(f.values["segments"], Msg.of("use either 'text' or 'segments', not both"))
+    if f.has("text"):
+        one = speech(f.values["text"])
+        return (one,) if one else ()
+    node = f.values.get("segments")
+    if node is None:
+        f.missing("text")
+        return ()
+    if not isinstance(node, Seq) or not node.items:
+        f.error(node, Msg.of("'segments' should be a list of text, pause and clip items"))
+        return ()
+    out: list[Segment] = []
+    for item in node.items:
+        if isinstance(item, Scalar):  # a bare line of text
+            part: Segment | None = speech(item)
+        else:
+            s = Fields(item, f.path, f.problems, ("text", "pause", "clip"), Msg.of("a segment"))
+            if len(s.values) != 1:
+                if isinstance(item, Map):
+                    s.error(item, Msg.of("each segment needs exactly one of text, pause or clip"))
+                continue
+            kind, value = next(iter(s.values.items()))
+            if kind == "text":
+                part = speech(value)
+            elif kind == "pause":
+                part = Pause(s.scalar("pause", parse_duration, 0.0))
+            else:
+                part = _clip(value, s, root) if isinstance(value, Scalar) else None
+        if part is not None:
+            out.append(part)
+    return tuple(out)
+
+
+def load_announcement(path: Path, root: Path, problems: Problems) -> Announcement | None:
+    """Read one announcement; None when unreadable. Check ``problems`` before using it."""
+    node = read(path, problems)
+    if node is None:
+        return None
+    f = Fields(node, path, problems, _ANNOUNCEMENT_KEYS, Msg.of("an announcement"))
+    title = f.text("title") or path.stem
+    language = f.scalar("language", parse_language, None, required=True)
+    segments = _segments(f, root)
+    gap = f.scalar("gap", parse_duration, 3.0)
+    valid_from, valid_until = _date_range(f)
+    announcement = Announcement(
+        id=path.stem,
+        path=path,
+        title=title,
+        language=language or Language.MANDARIN,
+        segments=segments,
+        chime=f.scalar("chime", parse_bool, True),
+        repeat=f.scalar("repeat", lambda v: parse_count(v, 1, 20), 1),
+        gap_s=gap,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        priority=f.scalar("priority", parse_choice(PRIORITY_NAMES), Priority.NORMAL),
+        notes=f.text("notes"),
+    )
+    return announcement
+
+
+def _names(f: Fields, key: str, kind: str, refs: list[Ref], required: bool = False):
+    """The names listed under ``key``, remembering where each was written."""
+    items = f.scalars(key, required)
+    refs.extend(Ref(kind, i.value.strip(), i.line, i.column) for i in items)
+    return tuple(i.value.strip() for i in items)
+
+
+def _slot(node: Node, f: Fields, refs: list[Ref]) -> Slot | None:
+    s = Fields(node, f.path, f.problems, _SLOT_KEYS, Msg.of("a slot"))
+    if not isinstance(node, Map):
+        return None
+    play = _names(s, "play", "announcement", refs, required=True)
+    times = tuple(s.many("at", parse_time))
+    every = s.scalar("every", parse_duration, None)
+    window = s.scalar("between", parse_window, None)
+    if s.has("at") == s.has("every"):
+        s.error(node, Msg.of("a slot needs either 'at' (times) or 'every' (with 'between')"))
+    if every is not None and every < 60:
+        s.error(s.values["every"], Msg.of("'every' must be at least 1 minute"))
+    if s.has("every") and not s.has("between"):
+        s.error(s.values["every"], Msg.of("'every' needs 'between', like between: 08:00-20:00"))
+    if window and window[1] <= window[0]:
+        s.error(
+            s.values["between"],
+            Msg.of("the window ends ({end}) before it starts ({start})",
+                   end=window[1].strftime("%H:%M"), start=window[0].strftime("%H:%M")),
+            Msg.of("write the earlier time first"),
+        )  # fmt: skip
+    days = frozenset(d for group in s.many("days", parse_days) for d in group)
+    valid_from, valid_until = _date_range(s)
+    return Slot(
+        line=node.line,
+        play=play,
+        times=times,
+        every_s=every,
+        window=window,
+        days=days or frozenset(range(7)),
+        dates=tuple(s.many("dates", parse_date)),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        repeat=s.scalar("repeat", lambda v: parse_count(v, 1, 20), 1),
+        zones=_names(s, "zones", "zone", refs),
+    )
+
+
+def load_playlist(path: Path, problems: Problems) -> Playlist | None:
+    """Read one playlist; None when unreadable. Check ``problems`` before using it."""
+    node = read(path, problems)
+    if node is None:
+        return None
+    f = Fields(node, path, problems, _PLAYLIST_KEYS, Msg.of("a playlist"))
+    days = frozenset(d for group in f.many("days", parse_days) for d in group)
+    valid_from, valid_until = _date_range(f)
+    refs: list[Ref] = []
+    zones = _names(f, "zones", "zone", refs)
+    slots: list[Slot] = []
+    slots_node = f.values.get("slots")
+    if isinstance(slots_node, Seq):
+        for item in slots_node.items:
+            slot = _slot(item, f, refs)
+            if slot is not None:
+                # Playlist-wide days and dates apply unless the slot has its own.
+                slots.append(_inherit(slot, days, valid_from, valid_until))
+    elif slots_node is not None:
+        f.error(slots_node, Msg.of("'slots' should be a list; start each slot with '- '"))
+    loop = None
+    if f.has("loop"):
+        lf = Fields(f.values["loop"], path, problems, ("play", "gap"), Msg.of("a loop"))
+        loop = Loop(_names(lf, "play", "announcement", refs, required=True),
+                    lf.scalar("gap", parse_duration, 30.0))  # fmt: skip
+    if not f.has("slots") and not f.has("loop"):
+        f.error(node, Msg.of("a playlist needs 'slots' (times to play) or 'loop'"))
+    playlist = Playlist(
+        id=path.stem,
+        path=path,
+        title=f.text("title") or path.stem,
+        zones=zones,
+        slots=tuple(slots),
+        loop=loop,
+        enabled=f.scalar("enabled", parse_bool, True),
+        refs=tuple(refs),
+    )
+    return playlist
+
+
+def _inherit(slot: Slot, days: frozenset[int], start: dt.date | None, end: dt.date | None) -> Slot:
+    return replace(
+        slot,
+        days=slot.days if slot.days != frozenset(range(7)) or not days else days,
+        valid_from=slot.valid_from or start,
+        valid_until=slot.valid_until or end,
+    )
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES and p.is_file())
+
+
+def cross_check(content: Content, problems: Problems, today: dt.date, ids: set[str]) -> None:
+    """Checks that need more than one file: names, zones, expiry.
+
+    ``ids`` holds every announcement file's id, broken ones included, so a
+    playlist is not blamed for an announcement whose own file has errors.
+    """
+    zones = content.config.zones
+    announcements = content.announcements
+    for playlist in content.playlists.values():
+        for ref in playlist.refs:
+            known = ids if ref.kind == "announcement" else set(zones)
+            if ref.name in known:
+                found = announcements.get(ref.name)
+                if found is not None and not found.is_valid_on(today):
+                    problems.warning(
+                        playlist.path, ref.line, ref.column,
+                        Msg.of("announcement '{name}' is not valid today ({day})",
+                               name=ref.name, day=today.isoformat()),
+                    )  # fmt: skip
+                continue
+            message = (
+                Msg.of("unknown announcement '{name}'", name=ref.name)
+                if ref.kind == "announcement"
+                else Msg.of("unknown zone '{name}'", name=ref.name)
+            )
+            problems.error(playlist.path, ref.line, ref.column, message,
+                           did_you_mean(ref.name, known))  # fmt: skip
+    for announcement in announcements.values():
+        if announcement.valid_until and announcement.valid_until < today:
+            problems.warning(
+                announcement.path, 1, 1,
+                Msg.of("announcement expired on {day}", day=announcement.valid_until.isoformat()),
+            )  # fmt: skip
+
+
+def load_content(
+    config_path: Path | None,
+    problems: Problems,
+    today: dt.date,
+    root: Path | None = None,
+    extra: tuple[Path, ...] = (),
+) -> Content:
+    """Read the config, every announcement and playlist of the station, and ``extra`` files.
+
+    ``extra`` files (given on a command line) are read in addition to the
+    station's own folders, so a file outside them still sees the announcements.
+    """
+    config = load_config(config_path, problems, root)
+    announcement_files = _yaml_files(config.root / ANNOUNCEMENTS_DIR)
+    playlist_files = _yaml_files(config.root / PLAYLISTS_DIR)
+    for path in extra:
+        target = playlist_files if is_playlist_file(path) else announcement_files
+        if path.resolve() not in {p.resolve() for p in target}:
+            target.append(path)
+    announcements: dict[str, Announcement] = {}
+    seen: dict[str, Path] = {}
+    for path in announcement_files:
+        if path.stem in seen:
+            problems.error(path, 1, 1, Msg.of("announcement id '{id}' is also used by {other}",
+                                              id=path.stem, other=seen[path.stem].name))  # fmt: skip
+            continue
+        seen[path.stem] = path
+        announcement = load_announcement(path, config.root, problems)
+        if announcement is not None:
+            announcements[announcement.id] = announcement
+    playlists = {}
+    for path in playlist_files:
+        playlist = load_playlist(path, problems)
+        if playlist is not None:
+            playlists[playlist.id] = playlist
+    cross_check(Content(config, announcements, playlists), problems, today, set(seen))
+    # Only files without errors become content: a broken file is never half-used.
+    broken = {p.path for p in problems if p.is_error}
+    return Content(
+        config,
+        {k: a for k, a in announcements.items() if a.path not in broken},
+        {k: p for k, p in playlists.items() if p.path not in broken},
+    )
+
+
+def is_playlist_file(path: Path) -> bool:
+    """A file is read as a playlist when it sits in a playlists folder."""
+    return path.parent.name == PLAYLISTS_DIR

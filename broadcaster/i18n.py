@@ -1,0 +1,68 @@
+"""User-facing language: Simplified Chinese or English, through gettext.
+
+Messages are written in English in the code and translated by the catalog in
+``broadcaster/locale``. :class:`Msg` keeps a message as data (template and
+arguments) so it is translated when shown, not when made.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DOMAIN = "broadcaster"
+LOCALE_DIR = Path(__file__).parent / "locale"
+UI_LANGUAGES = ("auto", "zh_CN", "en")
+
+_translation: gettext.NullTranslations = gettext.NullTranslations()
+
+
+def _(message: str) -> str:
+    """Translate ``message`` into the current user-interface language."""
+    return _translation.gettext(message)
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention
+    """Mark ``message`` for translation without translating it yet."""
+    return message
+
+
+def language_from_environment(environ: os._Environ[str] | dict[str, str] | None = None) -> str:
+    """Return ``zh_CN`` when the locale variables ask for Chinese, else ``en``."""
+    env = os.environ if environ is None else environ
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "")
+        if value:
+            return "zh_CN" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def set_language(language: str = "auto") -> str:
+    """Switch the interface language (``auto``, ``zh_CN`` or ``en``); return the one chosen."""
+    global _translation
+    chosen = language_from_environment() if language == "auto" else language
+    if chosen.startswith("zh"):
+        _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=["zh_CN"], fallback=True)
+        chosen = "zh_CN"
+    else:
+        _translation = gettext.NullTranslations()
+        chosen = "en"
+    return chosen
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A translatable message: an English template and its named arguments."""
+
+    template: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, template: str, **args: Any) -> Msg:
+        return cls(template, args)
+
+    def __str__(self) -> str:
+        return _(self.template).format(**self.args)

@@ -1,0 +1,271 @@
+"""Reading YAML written by people, safely, with every node's line and column.
+
+PyYAML's own loaders type values by YAML 1.1 rules (``8:30`` becomes 510,
+``no`` becomes False), accept duplicate keys and construct tagged objects.
+Here nothing is typed: every scalar stays the text that was written, with its
+place, and the schema (``fields.py``) decides what it means. Tags and aliases
+are refused, size and depth are bounded, and the encoding is checked first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from yaml.composer import Composer
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+from broadcaster.i18n import Msg
+from broadcaster.problems import Problems
+
+MAX_FILE_BYTES = 512 * 1024
+MAX_NODES = 20_000
+MAX_DEPTH = 40
+_NULLS = {"", "~", "null", "Null", "NULL"}
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A scalar exactly as written; ``plain`` is False when it was quoted or a block."""
+
+    value: str
+    plain: bool
+    line: int
+    column: int
+
+    @property
+    def is_null(self) -> bool:
+        return self.plain and self.value in _NULLS
+
+
+@dataclass(frozen=True)
+class Seq:
+    items: tuple[Node, ...]
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Map:
+    items: tuple[tuple[Scalar, Node], ...]
+    line: int
+    column: int
+
+
+Node = Scalar | Seq | Map
+
+
+class _Refused(Exception):
+    def __init__(self, mark: yaml.Mark, message: Msg, hint: Msg | None = None) -> None:
+        super().__init__(str(message))
+        self.mark = mark
+        self.message = message
+        self.hint = hint
+
+
+class _BoundedComposer(Composer):
+    """A composer that refuses tags and aliases and bounds size and depth."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        event = self.peek_event()
+        if isinstance(event, AliasEvent):
+            raise _Refused(
+                event.start_mark,
+                Msg.of("aliases ('*{name}') are not allowed", name=event.anchor),
+                Msg.of("write the value out in full"),
+            )
+        if isinstance(event, ScalarEvent | CollectionStartEvent) and event.tag is not None:
+            raise _Refused(
+                event.start_mark,
+                Msg.of("YAML tags such as '{tag}' are not allowed",
+                       tag=event.tag.replace("tag:yaml.org,2002:", "!!")),
+                Msg.of("remove the tag; write plain text"),
+            )
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _Refused(event.start_mark, Msg.of("too many values in one file"))
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(event.start_mark, Msg.of("values nested too deeply"))
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _Loader(Reader, Scanner, Parser, _BoundedComposer, BaseResolver):
+    """PyYAML's reader, scanner and parser; our composer; no implicit typing."""
+
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        _BoundedComposer.__init__(self)
+        BaseResolver.__init__(self)
+
+
+# Hints for PyYAML's most common complaints, in words a non-programmer can act on.
+_SYNTAX_HINTS = {
+    "mapping values are not allowed here": Msg.of(
+        "a value contains ': ' - put the whole value in quotes, or check the indentation"
+    ),
+    "could not find expected ':'": Msg.of("a line is missing ':' after its key"),
+    "found character '\\t' that cannot start any token": Msg.of("use spaces instead of tabs"),
+    "expected <block end>, but found": Msg.of("check that this line is indented like its neighbours"),
+    "found undefined alias": Msg.of("remove the '*'"),
+    "while scanning a quoted scalar": Msg.of("a quote is opened but never closed"),
+}
+
+
+def decode(data: bytes, path: Path, problems: Problems) -> str | None:
+    """Bytes → text: UTF-8 (with or without BOM); GBK read with a warning; else refused."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad_at = (line, column)
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    # Accept GBK only when every Chinese character is a common Simplified one
+    # (GB2312): Big5 or other bytes read as GBK would decode to nonsense.
+    if text is not None and all(ch.isascii() or _in_gb2312(ch) for ch in text):
+        problems.warning(
+            path,
+            *bad_at,
+            Msg.of("file is saved as GBK/GB18030, not UTF-8; it was read as GBK"),
+            Msg.of("save it again with the encoding UTF-8 (Notepad: Save As, Encoding: UTF-8)"),
+        )
+        return text
+    problems.error(
+        path,
+        *bad_at,
+        Msg.of("file is not UTF-8 text"),
+        Msg.of("save it again with the encoding UTF-8 (Notepad: Save As, Encoding: UTF-8)"),
+    )
+    return None
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _find_tabs(text: str, path: Path, problems: Problems) -> bool:
+    found = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            problems.error(
+                path,
+                number,
+                indent.index("\t") + 1,
+                Msg.of("a tab is used for indentation"),
+                Msg.of("use spaces instead of tabs"),
+            )
+            found = True
+    return found
+
+
+def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
+    """Parse one YAML document; None (with problems added) when it cannot be read."""
+    if _find_tabs(text, path, problems):
+        return None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except _Refused as exc:
+        problems.error(path, exc.mark.line + 1, exc.mark.column + 1, exc.message, exc.hint)
+        return None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        detail = exc.problem or exc.context or "?"
+        hint = next((h for key, h in _SYNTAX_HINTS.items() if key in str(exc)), None)
+        problems.error(path, line, column, Msg.of("YAML syntax error: {detail}", detail=detail), hint)
+        return None
+    except yaml.YAMLError as exc:
+        problems.error(path, 1, 1, Msg.of("YAML syntax error: {detail}", detail=str(exc)))
+        return None
+    except RecursionError:
+        problems.error(path, 1, 1, Msg.of("values nested too deeply"))
+        return None
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    return _convert(node, path, problems)
+
+
+def read(path: Path, problems: Problems) -> Node | None:
+    """Read and parse ``path``; None (with problems added) when it cannot be used."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.error(
+                path,
+                1,
+                1,
+                Msg.of(
+                    "file is too big ({size} KiB; the limit is {limit} KiB)",
+                    size=size // 1024,
+                    limit=MAX_FILE_BYTES // 1024,
+                ),
+            )
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.error(path, 1, 1, Msg.of("cannot read file: {reason}", reason=exc.strerror or exc))
+        return None
+    text = decode(data, path, problems)
+    if text is None:
+        return None
+    node = parse_text(text, path, problems)
+    if node is None and not problems.errors_in(path):
+        problems.error(path, 1, 1, Msg.of("file is empty"))
+    return node
+
+
+def _convert(node: yaml.Node, path: Path, problems: Problems) -> Node:
+    line, column = node.start_mark.line + 1, node.start_mark.column + 1
+    if isinstance(node, yaml.ScalarNode):
+        return Scalar(node.value, node.style is None, line, column)
+    if isinstance(node, yaml.SequenceNode):
+        return Seq(tuple(_convert(item, path, problems) for item in node.value), line, column)
+    items: list[tuple[Scalar, Node]] = []
+    seen: dict[str, Scalar] = {}
+    for key_node, value_node in node.value:
+        key = _convert(key_node, path, problems)
+        if not isinstance(key, Scalar):
+            problems.error(path, key.line, key.column, Msg.of("a key must be a plain word"))
+            continue
+        if key.value in seen:
+            first = seen[key.value]
+            problems.error(
+                path,
+                key.line,
+                key.column,
+                Msg.of("duplicate key '{key}' (first at line {first})", key=key.value, first=first.line),
+                Msg.of("keep only one of them"),
+            )
+            continue
+        seen[key.value] = key
+        items.append((key, _convert(value_node, path, problems)))
+    return Map(tuple(items), line, column)

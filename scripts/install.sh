@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what broadcaster needs on Debian/Ubuntu: system packages, then a
+# virtual environment in .venv with the package (and with --dev, the test tools).
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(
+  python3 python3-venv python3-pip
+  espeak-ng             # offline speech, Mandarin and Cantonese
+  ffmpeg                # mp3/ogg/m4a clips and mp3 output
+  libportaudio2         # sound output through sounddevice
+  pulseaudio pulseaudio-utils libasound2-plugins   # sound server (and the test audio lab)
+)
+
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing system packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "broadcaster needs Python 3.11 or newer" >&2; exit 1; }
+[ -x .venv/bin/python ] || python3 -m venv .venv
+extra=""
+[ "${1:-}" = "--dev" ] && extra="[dev]"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${extra}"

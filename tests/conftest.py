@@ -1,0 +1,56 @@
+"""Shared fixtures: a copy of the sample station, and the CLI run in-process."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from broadcaster import cli
+from broadcaster.i18n import set_language
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Path:
+    """A private copy of the bundled sample station (config, announcements, playlists, clips)."""
+    root = tmp_path / "station"
+    root.mkdir()
+    shutil.copy(REPO / "config.yaml", root / "config.yaml")
+    for folder in ("announcements", "playlists", "clips"):
+        shutil.copytree(REPO / folder, root / folder)
+    return root
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """Run ``broadcaster ARGS`` in-process in folder ``cwd`` with locale ``lang``."""
+
+    def run(*args: str, cwd: Path, lang: str = "C.UTF-8") -> Result:
+        monkeypatch.chdir(cwd)
+        for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("LANG", lang)
+        capsys.readouterr()
+        try:
+            code = cli.main(list(args))
+        finally:
+            set_language("en")
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,54 @@
+"""The bundled sample station, and what the models make of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from broadcaster.config import Language
+from broadcaster.content import Pause, Priority, Speech, load_content
+from broadcaster.problems import Problems
+from tests.conftest import REPO
+
+TODAY = dt.date(2026, 11, 29)
+
+
+def test_sample_station_is_valid_with_enough_announcements_in_both_languages():
+    problems = Problems()
+    content = load_content(REPO / "config.yaml", problems, TODAY)
+    assert [p.render() for p in problems] == []
+    languages = [a.language for a in content.announcements.values()]
+    assert languages.count(Language.MANDARIN) >= 6
+    assert languages.count(Language.CANTONESE) >= 4
+    assert {"daily", "van-loop"} <= set(content.playlists)
+    assert content.playlists["van-loop"].loop.gap_s == 30
+
+
+def test_sample_announcement_fields():
+    content = load_content(REPO / "config.yaml", Problems(), TODAY)
+    registration = content.announcements["returnee-registration"]
+    assert registration.priority is Priority.HIGH
+    assert registration.repeat == 2 and registration.gap_s == 10
+    assert isinstance(registration.segments[0], Speech)
+    assert registration.segments[1] == Pause(1.0)
+    assert content.config.quiet_hours == (dt.time(22), dt.time(6, 30))
+    assert content.config.zones["village"].channels == (1, 2)
+
+
+def test_a_broken_file_is_left_out_and_the_rest_is_kept(station):
+    (station / "announcements" / "hygiene.yaml").write_text("title: [\n", encoding="utf-8")
+    problems = Problems()
+    content = load_content(station / "config.yaml", problems, TODAY)
+    assert problems.has_errors
+    assert "hygiene" not in content.announcements
+    assert "hotline" in content.announcements
+    # The playlist naming the broken announcement is not blamed for it.
+    assert not [p for p in problems if p.path.name == "daily.yaml"]
+
+
+def test_expired_announcement_is_a_warning_only(station):
+    path = station / "announcements" / "hotline.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "valid_until: 2020-02-29\n", encoding="utf-8")
+    problems = Problems()
+    load_content(station / "config.yaml", problems, TODAY)
+    assert not problems.has_errors
+    assert {p.path.name for p in problems} == {"hotline.yaml", "daily.yaml", "van-loop.yaml"}
