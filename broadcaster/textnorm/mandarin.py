@@ -1,0 +1,46 @@
+"""Mandarin readings: 两 before measure words, 幺 for 1 in phone numbers."""
+
+from broadcaster.textnorm.rules import Style
+
+# Polyphones that espeak-ng's Mandarin voice reads wrongly, respelt with
+# characters that carry the intended reading.
+LEXICON = {
+    "银行行长": "银航航掌",
+    "行长": "航掌",
+    "银行": "银航",
+    "重庆": "崇庆",
+    "重阳": "崇阳",
+    "长辈": "掌辈",
+    "村长": "村掌",
+    "镇长": "镇掌",
+    "校长": "校掌",
+    "家长": "家掌",
+    "组长": "组掌",
+    "队长": "队掌",
+}
+
+STYLE = Style(
+    digits="零一二三四五六七八九",
+    phone_one="幺",
+    liang="两",
+    wan="万",
+    yi="亿",
+    point="点",
+    dian="点",
+    fen="分",
+    half=None,
+    range_word="到",
+    percent="百分之",
+    minus="负",
+    below_zero="零下",
+    celsius=("", "摄氏度"),
+    nian_twenty=False,
+    units={
+        "ml": "毫升", "mL": "毫升", "l": "升", "L": "升", "km": "公里", "kg": "公斤",
+        "cm": "厘米", "mm": "毫米", "m": "米", "g": "克", "mg": "毫克", "kw": "千瓦",
+        "h": "小时", "min": "分钟", "s": "秒", "元": "元", "¥": "元", "￥": "元",
+    },
+    classifiers="个人位名户家次天年周岁条瓶件把张台辆层所座只头项批句点小元块万千百亿公米克升分钟秒",
+    phone_words=("电话", "热线", "手机", "拨打", "号码", "致电", "联系", "打"),
+    lexicon=LEXICON,
+)
