@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from broadcaster import __version__
-from broadcaster.config import Config
+from broadcaster.config import Config, Language, parse_language
 from broadcaster.content import Content, load_content
-from broadcaster.errors import BroadcasterError, ContentError, UnknownAnnouncementError
+from broadcaster.errors import BroadcasterError, ContentError, SpeechError, UnknownAnnouncementError
 from broadcaster.fields import FieldError, parse_date
 from broadcaster.i18n import _, set_language
 from broadcaster.problems import Problem, Problems
@@ -136,6 +136,140 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- speech: voices, say, render -------------------------------------------------------------
+
+
+def make_renderer(config: Config):  # type: ignore[no-untyped-def]
+    """The speech pipeline for ``config``: engines, caches, renderer."""
+    from broadcaster.render import Renderer
+    from broadcaster.tts import Speaker, all_engines
+    from broadcaster.tts.cache import AudioCache
+
+    cache_dir = config.resolve(config.cache_dir)
+    speaker = Speaker(all_engines(), AudioCache(cache_dir / "speech"))
+    return Renderer(config, speaker, cache_dir / "announcements")
+
+
+def _station_config(args: argparse.Namespace) -> Config:
+    content, problems = load_station(args)
+    config_errors = [p for p in problems if p.is_error and content.config.path == p.path]
+    if config_errors:
+        raise ContentError(config_errors)
+    return content.config
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from broadcaster.tts import all_engines
+
+    config = _station_config(args)
+    rows = [(_("engine"), _("voice"), _("language"), _("usable"))]
+    for engine in all_engines().values():
+        if engine.name == "tone":
+            continue
+        for voice in engine.voices(config.speech):
+            usable = _("yes") if voice.usable else _("no") + (f" ({voice.reason})" if voice.reason else "")
+            rows.append((engine.name, voice.voice, voice.language.value if voice.language else "-", usable))
+    _print_table(rows)
+    return 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
+def _write_audio(pcm, out: Path) -> None:  # type: ignore[no-untyped-def]
+    from broadcaster.pcm import encode_wav, write_wav
+
+    if out.suffix.lower() == ".wav":
+        write_wav(out, pcm)
+        return
+    import io
+    import shutil
+
+    if not shutil.which("ffmpeg"):
+        raise BroadcasterError(_("writing {kind} needs ffmpeg; write a .wav file instead").format(
+            kind=out.suffix))  # fmt: skip
+    from pydub import AudioSegment
+
+    segment = AudioSegment.from_file(io.BytesIO(encode_wav(pcm)), format="wav")
+    segment.export(out, format=out.suffix.lstrip(".").lower()).close()
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from broadcaster.textnorm import normalize
+
+    config = _station_config(args)
+    language = args.language
+    if args.text_only:
+        print(normalize(args.text, language, config.lexicon.get(language)))
+        return 0
+    renderer = make_renderer(config)
+    pcm = renderer.say(args.text, language, with_chime=args.chime)
+    if args.output:
+        _write_audio(pcm, args.output)
+        print(_("wrote {path} ({seconds:.1f} s)").format(path=args.output, seconds=pcm.duration_s))
+    else:
+        from broadcaster.audio import play_blocking
+
+        play_blocking(pcm, args.device)
+    return 0
+
+
+def _announcement_arg(args: argparse.Namespace, name: str):  # type: ignore[no-untyped-def]
+    """An announcement by id, by a file in the station, or by a file anywhere."""
+    from broadcaster.content import load_announcement
+
+    path = Path(name)
+    if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
+        content, _problems = load_station(args)
+        problems = Problems()
+        announcement = load_announcement(path, content.config.root, problems)
+        if announcement is None or problems.has_errors:
+            raise ContentError(list(problems))
+        return content.config, announcement
+    content = require_content(args)
+    return content.config, find_announcement(content, name)
+
+
+def _progress(count: int, total: int, announcement, result) -> None:  # type: ignore[no-untyped-def]
+    from broadcaster.errors import BroadcasterError as Failure
+
+    if isinstance(result, Failure):
+        status = _("failed: {reason}").format(reason=describe(result))
+    else:
+        status = f"{result.duration_s:5.1f} s  {result.loudness_lufs:6.1f} LUFS"
+    width = 24
+    filled = round(width * count / total)
+    bar = "#" * filled + "." * (width - filled)
+    print(f"[{bar}] {count}/{total}  {announcement.id}  {status}", file=sys.stderr)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from broadcaster.render import render_all
+
+    if args.all:
+        content = require_content(args)
+        renderer = make_renderer(content.config)
+        done, failed = render_all(renderer, content.announcements.values(), args.jobs, _progress)
+        print(_("{done} rendered, {failed} failed").format(done=len(done), failed=len(failed)),
+              file=sys.stderr)  # fmt: skip
+        return 1 if failed else 0
+    if not args.announcement:
+        raise BroadcasterError(_("name an announcement, or use --all"))
+    config, announcement = _announcement_arg(args, args.announcement)
+    rendered = make_renderer(config).render(announcement)
+    if args.output:
+        from broadcaster.pcm import read_wav
+
+        _write_audio(read_wav(rendered.path), args.output)
+    print(_("{id}: {seconds:.1f} s, {lufs:.1f} LUFS, true peak {peak:.1f} dBFS, {path}").format(
+        id=announcement.id, seconds=rendered.duration_s, lufs=rendered.loudness_lufs,
+        peak=rendered.true_peak_dbfs, path=args.output or rendered.path))  # fmt: skip
+    return 0
+
+
 # --- the parser and main -----------------------------------------------------------------
 
 
@@ -162,7 +296,36 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--today", type=_date_arg, default=None,
                        help=_("check as if today were this date"))  # fmt: skip
     check.set_defaults(func=cmd_check)
+
+    voices = commands.add_parser("voices", help=_("list speech engines and voices, and whether each works"))
+    voices.set_defaults(func=cmd_voices)
+
+    say = commands.add_parser("say", help=_("speak a text now, or write it to a file"))
+    say.add_argument("text", metavar=_("TEXT"))
+    say.add_argument("-l", "--language", type=_language_arg, default=Language.MANDARIN,
+                     help=_("mandarin or cantonese (default: mandarin)"))  # fmt: skip
+    say.add_argument("--text-only", action="store_true",
+                     help=_("print the text as it will be spoken, and stop"))  # fmt: skip
+    say.add_argument("-o", "--output", type=Path, help=_("write a .wav (or .mp3) file instead of playing"))
+    say.add_argument("--chime", action="store_true", help=_("play the chime first"))
+    say.add_argument("--device", default=None, help=_("sound card to play on (default: the system's)"))
+    say.set_defaults(func=cmd_say)
+
+    render = commands.add_parser("render", help=_("turn announcements into audio ahead of time"))
+    render.add_argument("announcement", nargs="?", metavar=_("FILE|ID"))
+    render.add_argument("-o", "--output", type=Path, help=_("also write the audio to this file"))
+    render.add_argument("--all", action="store_true", help=_("render every announcement of the station"))
+    render.add_argument("-j", "--jobs", type=int, default=None,
+                        help=_("how many at once (default: one per processor core)"))  # fmt: skip
+    render.set_defaults(func=cmd_render)
     return parser
+
+
+def _language_arg(text: str) -> Language:
+    try:
+        return parse_language(text)
+    except FieldError as exc:
+        raise argparse.ArgumentTypeError(str(exc.message)) from exc
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -179,11 +342,13 @@ def describe(exc: BroadcasterError) -> str:
         if exc.suggestion:
             text += "; " + _("did you mean '{suggestion}'?").format(suggestion=exc.suggestion)
         return text
+    if isinstance(exc, SpeechError):
+        return _("cannot speak '{what}'; engines tried: {tried}").format(
+            what=exc.what, tried="; ".join(exc.tried)
+        )
     if isinstance(exc, ContentError):
         errors = sum(p.is_error for p in exc.problems)
-        return _("{errors} error(s) in the station's files; run 'broadcaster check'").format(
-            errors=errors
-        )
+        return _("{errors} error(s) in the station's files; run 'broadcaster check'").format(errors=errors)
     return str(exc)
 
 

@@ -74,9 +74,7 @@ class Config:
     station: str = "广播站"
     timezone: str = "Asia/Shanghai"
     ui_language: str = "auto"
-    zones: dict[str, Zone] = field(
-        default_factory=lambda: {"default": Zone("default", "default")}
-    )
+    zones: dict[str, Zone] = field(default_factory=lambda: {"default": Zone("default", "default")})
     quiet_hours: tuple[dt.time, dt.time] | None = None
     speech: dict[Language, SpeechSettings] = field(
         default_factory=lambda: {lang: SpeechSettings() for lang in Language}
@@ -85,9 +83,7 @@ class Config:
     loudness_lufs: float = -18.0
     play_log: Path = Path("data/playlog.sqlite")
     cache_dir: Path = Path("data/cache")
-    lexicon: dict[Language, dict[str, str]] = field(
-        default_factory=lambda: {lang: {} for lang in Language}
-    )
+    lexicon: dict[Language, dict[str, str]] = field(default_factory=lambda: {lang: {} for lang in Language})
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -274,8 +270,9 @@ def load_config(path: Path | None, problems: Problems, root: Path | None = None)
         path=path,
         station=f.text("station") or base.station,
         timezone=f.scalar("timezone", parse_timezone, base.timezone),
-        ui_language=f.scalar("ui_language", parse_choice({k.lower(): k for k in UI_LANGUAGES}),
-                             base.ui_language),  # fmt: skip
+        ui_language=f.scalar(
+            "ui_language", parse_choice({k.lower(): k for k in UI_LANGUAGES}), base.ui_language
+        ),  # fmt: skip
         zones=_zones(f, problems),
         quiet_hours=f.scalar("quiet_hours", parse_window, None),
         speech=_speech(f, problems),

@@ -42,8 +42,11 @@ _DURATION_UNITS = {
     "s": 1, "sec": 1, "秒": 1, "秒钟": 1, "秒鐘": 1,
     "ms": 0.001, "毫秒": 0.001,
 }  # fmt: skip
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(" + "|".join(
-    sorted(map(re.escape, _DURATION_UNITS), key=len, reverse=True)) + r")?\s*")
+_DURATION_PART = re.compile(
+    r"(\d+(?:\.\d+)?)\s*("
+    + "|".join(sorted(map(re.escape, _DURATION_UNITS), key=len, reverse=True))
+    + r")?\s*"
+)
 
 
 def parse_duration(text: str) -> float:
@@ -121,9 +124,7 @@ def parse_bool(text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise FieldError(
-        Msg.of("'{value}' is not on or off", value=text), Msg.of("write yes or no")
-    )
+    raise FieldError(Msg.of("'{value}' is not on or off", value=text), Msg.of("write yes or no"))
 
 
 def parse_count(text: str, low: int = 1, high: int = 100) -> int:
@@ -149,9 +150,7 @@ _DAY_GROUPS = {
     ("weekdays", "workdays", "工作日", "周一至周五"): range(5),
     ("weekends", "weekend", "周末", "週末"): range(5, 7),
 }
-DAYS: dict[str, tuple[int, ...]] = {
-    name: (number,) for number, names in _DAY_NAMES.items() for name in names
-}
+DAYS: dict[str, tuple[int, ...]] = {name: (number,) for number, names in _DAY_NAMES.items() for name in names}
 DAYS.update({name: tuple(days) for names, days in _DAY_GROUPS.items() for name in names})
 
 
@@ -208,8 +207,7 @@ class Fields:
                 self.error(
                     key,
                     Msg.of("unknown key '{key}'", key=key.value),
-                    did_you_mean(key.value, known)
-                    or Msg.of("known keys: {keys}", keys=", ".join(known)),
+                    did_you_mean(key.value, known) or Msg.of("known keys: {keys}", keys=", ".join(known)),
                 )
             elif not (isinstance(value, Scalar) and value.is_null):
                 self.values[key.value] = value
@@ -223,7 +221,10 @@ class Fields:
     def missing(self, key: str) -> None:
         line, column = (self.node.line, self.node.column) if self.node else (1, 1)
         self.problems.error(
-            self.path, line, column, Msg.of("'{key}' is missing", key=key),
+            self.path,
+            line,
+            column,
+            Msg.of("'{key}' is missing", key=key),
             Msg.of("add a line '{key}: …'", key=key),
         )
 

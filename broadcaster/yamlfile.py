@@ -87,8 +87,10 @@ class _BoundedComposer(Composer):
         if isinstance(event, ScalarEvent | CollectionStartEvent) and event.tag is not None:
             raise _Refused(
                 event.start_mark,
-                Msg.of("YAML tags such as '{tag}' are not allowed",
-                       tag=event.tag.replace("tag:yaml.org,2002:", "!!")),
+                Msg.of(
+                    "YAML tags such as '{tag}' are not allowed",
+                    tag=event.tag.replace("tag:yaml.org,2002:", "!!"),
+                ),
                 Msg.of("remove the tag; write plain text"),
             )
         self._nodes += 1

@@ -54,3 +54,17 @@ def run_cli(monkeypatch, capsys):
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def audio_lab():
+    """A private PulseAudio server with two null-sink zones (see tests/audiolab.py)."""
+    from tests.audiolab import AudioLab
+
+    if not AudioLab.available():
+        pytest.fail("the audio lab needs pulseaudio, pactl and parec (scripts/install.sh installs them)")
+    lab = AudioLab().start()
+    try:
+        yield lab
+    finally:
+        lab.stop()

@@ -9,7 +9,7 @@ def test_help_lists_the_commands(run_cli, capsys):
     from broadcaster.cli import build_parser
 
     text = build_parser().format_help()
-    for command in ("check",):
+    for command in ("check", "voices", "say", "render"):
         assert command in text
 
 
@@ -40,8 +40,7 @@ def test_chinese_locale_gives_chinese_summary(station, run_cli):
 
 def test_config_can_ask_for_chinese(station, run_cli):
     config = station / "config.yaml"
-    config.write_text(config.read_text(encoding="utf-8").replace("ui_language: auto",
-                                                                 "ui_language: zh_CN"))
+    config.write_text(config.read_text(encoding="utf-8").replace("ui_language: auto", "ui_language: zh_CN"))
     (station / "playlists" / "x.yaml").write_text("title: x\n", encoding="utf-8")
     result = run_cli("check", cwd=station, lang="C.UTF-8")
     assert "错误" in result.out

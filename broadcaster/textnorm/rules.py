@@ -218,16 +218,18 @@ def _rules(style: Style) -> list[Rule]:
                                            reverse=True)))  # fmt: skip
     return [
         # 2020-01-28, 2020/1/28, 2020年1月28日
-        _sub(r"(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*(?:[-/.]|月)\s*(\d{1,2})\s*([日号號])?",
-             _full_date),  # fmt: skip
+        _sub(
+            r"(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*(?:[-/.]|月)\s*(\d{1,2})\s*([日号號])?", _full_date
+        ),  # fmt: skip
         _sub(r"(\d{4})(?=\s*年)", lambda m, s: digits(m[1], s)),  # years digit by digit
         _sub(r"(\d{1,2})(?=\s*月)", lambda m, s: cardinal(int(m[1]), s)),
         _sub(r"(?<=月)(\d{1,2})(?=\s*[日号號])", lambda m, s: cardinal(int(m[1]), s)),
         # phone numbers: a landline with area code, a mobile, or digits after 电话/热线…
         _sub(r"(?<!\d)(0\d{2,3}-\d{7,8})(?!\d)", lambda m, s: _phone(m[1], s)),
         _sub(r"(?<!\d)(1[3-9]\d{9})(?!\d)", lambda m, s: _phone(m[1], s)),
-        _sub(rf"((?:{phone_words})[^\d\n。！？]{{0,6}}?)(\d{{3,}}(?:[-\s]\d+)*)",
-             _phone_in_context),  # fmt: skip
+        _sub(
+            rf"((?:{phone_words})[^\d\n。！？]{{0,6}}?)(\d{{3,}}(?:[-\s]\d+)*)", _phone_in_context
+        ),  # fmt: skip
         _sub(r"(\d{1,2})\s*[:：]\s*(\d{2})(?:[:：](\d{2}))?(?!\d)", _time),
         _sub(rf"(-?{NUM})\s*(?:%|％)", lambda m, s: s.percent + signed(m[1], s)),
         _sub(rf"(-?{NUM})\s*(?:℃|°C|°c|度C)", _temperature),

@@ -1,0 +1,127 @@
+"""Audio in memory: mono float samples at a known rate, and WAV files.
+
+Everything between the engines and the sound card is a :class:`Pcm`: float32
+samples in -1..1, one channel, ``rate_hz`` samples per second.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+import threading
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from broadcaster.errors import AudioError
+
+OUTPUT_RATE_HZ = 48_000
+
+
+@dataclass(frozen=True, eq=False)
+class Pcm:
+    samples: np.ndarray
+    """float32, mono, -1.0..1.0."""
+    rate_hz: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.rate_hz
+
+    @classmethod
+    def silence(cls, seconds: float, rate_hz: int = OUTPUT_RATE_HZ) -> Pcm:
+        return cls(np.zeros(round(seconds * rate_hz), dtype=np.float32), rate_hz)
+
+    def resampled(self, rate_hz: int) -> Pcm:
+        if rate_hz == self.rate_hz:
+            return self
+        g = math.gcd(rate_hz, self.rate_hz)
+        out = resample_poly(self.samples, rate_hz // g, self.rate_hz // g)
+        return Pcm(out.astype(np.float32), rate_hz)
+
+    def gained(self, gain: float) -> Pcm:
+        return Pcm((self.samples * gain).astype(np.float32), self.rate_hz)
+
+
+def concat(parts: list[Pcm]) -> Pcm:
+    """Join clips of one rate end to end (no crossfade)."""
+    rate = parts[0].rate_hz
+    if any(p.rate_hz != rate for p in parts):
+        raise ValueError("clips have different rates")
+    return Pcm(np.concatenate([p.samples for p in parts]).astype(np.float32), rate)
+
+
+def decode_wav(data: bytes, strict: bool = False) -> Pcm:
+    """A PCM WAV (8/16/24/32-bit integer, any channel count) → mono :class:`Pcm`.
+
+    By default trusts the bytes actually present (streaming writers put bogus
+    lengths in the header); ``strict`` refuses a file shorter than its header says.
+    """
+    try:
+        with wave.open(io.BytesIO(data)) as w:
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            declared = w.getnframes()
+            frames = w.readframes(declared)
+    except (wave.Error, EOFError, struct.error) as exc:
+        raise AudioError(f"not a readable WAV file: {exc}") from exc
+    if strict and len(frames) != declared * width * channels:
+        raise AudioError("WAV file is truncated")
+    usable = len(frames) // (width * channels) * width * channels
+    frames = frames[:usable]
+    if width == 1:
+        samples = (np.frombuffer(frames, np.uint8).astype(np.float32) - 128) / 128
+    elif width == 2:
+        samples = np.frombuffer(frames, "<i2").astype(np.float32) / 32768
+    elif width == 3:
+        raw = np.frombuffer(frames, np.uint8).reshape(-1, 3)
+        ints = (raw[:, 0].astype(np.int32) | raw[:, 1].astype(np.int32) << 8
+                | raw[:, 2].astype(np.int32) << 16)  # fmt: skip
+        samples = (np.where(ints >= 1 << 23, ints - (1 << 24), ints)).astype(np.float32) / (1 << 23)
+    elif width == 4:
+        samples = np.frombuffer(frames, "<i4").astype(np.float32) / 2**31
+    else:
+        raise AudioError(f"unsupported WAV sample width {width}")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    return Pcm(samples.astype(np.float32), rate)
+
+
+def read_wav(path: Path, strict: bool = False) -> Pcm:
+    try:
+        return decode_wav(path.read_bytes(), strict)
+    except OSError as exc:
+        raise AudioError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def encode_wav(pcm: Pcm, channels: int = 1) -> bytes:
+    """16-bit PCM WAV; with ``channels`` > 1 the mono signal is copied to each."""
+    ints = np.clip(np.round(pcm.samples * 32767), -32768, 32767).astype("<i2")
+    if channels > 1:
+        ints = np.repeat(ints[:, None], channels, axis=1)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(pcm.rate_hz)
+        w.writeframes(ints.tobytes())
+    return buffer.getvalue()
+
+
+def write_wav(path: Path, pcm: Pcm) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(encode_wav(pcm))
+    tmp.replace(path)
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    if len(samples) == 0:
+        return -math.inf
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20 * math.log10(rms) if rms > 0 else -math.inf

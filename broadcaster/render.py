@@ -1,0 +1,222 @@
+"""Announcement → one verified, loudness-normalised WAV at the output rate, cached.
+
+The layout of a rendered announcement::
+
+    chime (2 s) · 0.3 s · body · gap · body · …   (body = segments, ``repeat`` times)
+
+where a body is its segments in order: spoken sentences (0.3 s apart),
+pauses and pre-recorded clips. The file is named by a hash of everything that
+decides its sound, so a warm render only normalizes text and checks that files
+exist, and a change anywhere (text, voice, speed, clip, loudness) renders anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from broadcaster import loudness
+from broadcaster.config import Config, Language
+from broadcaster.content import Announcement, Clip, Pause, Speech
+from broadcaster.errors import AudioError, BroadcasterError
+from broadcaster.pcm import OUTPUT_RATE_HZ, Pcm, concat, write_wav
+from broadcaster.textnorm import normalize, split_sentences
+from broadcaster.tts.cache import cache_key
+from broadcaster.tts.speaker import Speaker
+
+logger = logging.getLogger(__name__)
+
+RENDER_VERSION = 1
+SENTENCE_GAP_S = 0.3
+AFTER_CHIME_S = 0.3
+PEAK_CEILING_DBFS = -1.5
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered announcement on disk, and what was measured on it."""
+
+    announcement_id: str
+    path: Path
+    duration_s: float
+    loudness_lufs: float
+    true_peak_dbfs: float
+    engines: tuple[str, ...]
+
+
+def chime(rate_hz: int = OUTPUT_RATE_HZ) -> Pcm:
+    """The two-tone pre-announcement chime: A4 then C♯5, bell-like, about 2 s."""
+    length_s = 2.0
+    t = np.arange(round(length_s * rate_hz)) / rate_hz
+    out = np.zeros_like(t)
+    for frequency, start_s in ((440.0, 0.0), (554.37, 0.7)):
+        local = t - start_s
+        on = local >= 0
+        envelope = np.where(on, np.minimum(local / 0.01, 1.0) * np.exp(-np.maximum(local, 0) / 0.45), 0)
+        for partial, weight in ((1, 1.0), (2, 0.35), (3, 0.12)):
+            out += weight * envelope * np.sin(2 * np.pi * frequency * partial * np.maximum(local, 0))
+    fade = np.minimum(1.0, (t[-1] - t) / 0.05)  # no click at the end
+    return Pcm((0.3 * out * fade).astype(np.float32), rate_hz)
+
+
+def load_clip(path: Path) -> Pcm:
+    """A pre-recorded clip (wav without ffmpeg; mp3, ogg, m4a, flac through ffmpeg)."""
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+
+    try:
+        # An open file, not a path: pydub leaks the handle it opens itself.
+        with path.open("rb") as file:
+            segment = AudioSegment.from_file(file, format=path.suffix.lstrip(".").lower())
+        segment = segment.set_channels(1)
+    except (CouldntDecodeError, OSError, IndexError) as exc:
+        raise AudioError(f"cannot read clip {path.name}: {exc}") from exc
+    scale = float(1 << (8 * segment.sample_width - 1))
+    samples = np.array(segment.get_array_of_samples(), dtype=np.float32) / scale
+    return Pcm(samples, segment.frame_rate).resampled(OUTPUT_RATE_HZ)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Renderer:
+    def __init__(self, config: Config, speaker: Speaker, folder: Path) -> None:
+        self.config = config
+        self.speaker = speaker
+        self.folder = folder
+
+    def sentences(self, text: str, language: Language) -> list[str]:
+        """What will be said, sentence by sentence, after normalization."""
+        spoken = normalize(text, language, self.config.lexicon.get(language))
+        return split_sentences(spoken)
+
+    def speech(self, text: str, language: Language, what: str) -> tuple[Pcm, list[str], list[str]]:
+        """Spoken ``text``: audio at the output rate, the sentence cache keys, the engines used."""
+        settings = self.config.speech[language]
+        parts, keys, engines = [], [], []
+        for i, sentence in enumerate(self.sentences(text, language)):
+            spoken = self.speaker.speak(sentence, language, settings, what)
+            if i:
+                parts.append(Pcm.silence(SENTENCE_GAP_S))
+            parts.append(spoken.pcm.resampled(OUTPUT_RATE_HZ))
+            keys.append(spoken.key)
+            engines.append(spoken.engine)
+        return (concat(parts) if parts else Pcm.silence(0)), keys, engines
+
+    def _key(self, announcement: Announcement) -> str | None:
+        """The rendered file's key, if every sentence is already cached; else None."""
+        settings = self.config.speech[announcement.language]
+        layout: list[object] = []
+        for segment in announcement.segments:
+            if isinstance(segment, Speech):
+                for sentence in self.sentences(segment.text, announcement.language):
+                    found = self.speaker.find(sentence, announcement.language, settings)
+                    if found is None:
+                        return None
+                    layout.append(found)
+            elif isinstance(segment, Pause):
+                layout.append(segment.seconds)
+            else:
+                layout.append(_file_hash(segment.path))
+        return cache_key("announcement", RENDER_VERSION, layout, self._wants_chime(announcement),
+                         announcement.repeat, announcement.gap_s, self.config.loudness_lufs,
+                         PEAK_CEILING_DBFS, OUTPUT_RATE_HZ)  # fmt: skip
+
+    def _wants_chime(self, announcement: Announcement) -> bool:
+        return self.config.chime and announcement.chime
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        wav = self.folder / f"{key}.wav"
+        return wav, wav.with_suffix(".json")
+
+    def cached(self, announcement: Announcement) -> Rendered | None:
+        """The rendered announcement if it is up to date on disk; never calls an engine."""
+        key = self._key(announcement)
+        if key is None:
+            return None
+        wav, meta = self._paths(key)
+        if not (wav.is_file() and meta.is_file()):
+            return None
+        try:
+            facts = json.loads(meta.read_text(encoding="utf-8"))
+            return Rendered(announcement.id, wav, facts["duration_s"], facts["loudness_lufs"],
+                            facts["true_peak_dbfs"], tuple(facts["engines"]))  # fmt: skip
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def render(self, announcement: Announcement) -> Rendered:
+        """Render (or find up to date) ``announcement``; :class:`SpeechError` if it cannot be spoken."""
+        found = self.cached(announcement)
+        if found is not None:
+            return found
+        body: list[Pcm] = []
+        engines: list[str] = []
+        for segment in announcement.segments:
+            if isinstance(segment, Speech):
+                pcm, _, used = self.speech(segment.text, announcement.language, announcement.id)
+                body.append(pcm)
+                engines += used
+            elif isinstance(segment, Pause):
+                body.append(Pcm.silence(segment.seconds))
+            elif isinstance(segment, Clip):
+                body.append(load_clip(segment.path))
+        parts = [chime(), Pcm.silence(AFTER_CHIME_S)] if self._wants_chime(announcement) else []
+        for i in range(announcement.repeat):
+            if i:
+                parts.append(Pcm.silence(announcement.gap_s))
+            parts.extend(body)
+        pcm = loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)
+        key = self._key(announcement)
+        assert key is not None, "every sentence was just cached"
+        wav, meta = self._paths(key)
+        write_wav(wav, pcm)
+        rendered = Rendered(announcement.id, wav, pcm.duration_s, loudness.integrated_lufs(pcm),
+                            loudness.true_peak_dbfs(pcm), tuple(dict.fromkeys(engines)))  # fmt: skip
+        meta.write_text(json.dumps({"duration_s": rendered.duration_s,
+                                    "loudness_lufs": rendered.loudness_lufs,
+                                    "true_peak_dbfs": rendered.true_peak_dbfs,
+                                    "engines": list(rendered.engines),
+                                    "announcement": announcement.id}), encoding="utf-8")  # fmt: skip
+        logger.info("Rendered %s: %.1f s, %.1f LUFS", announcement.id, pcm.duration_s,
+                    rendered.loudness_lufs)  # fmt: skip
+        return rendered
+
+    def say(self, text: str, language: Language, with_chime: bool = False) -> Pcm:
+        """Speech for a one-off text, loudness-normalised (for ``broadcaster say``)."""
+        pcm, _, _ = self.speech(text, language, text[:20])
+        parts = [chime(), Pcm.silence(AFTER_CHIME_S), pcm] if with_chime else [pcm]
+        return loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)
+
+
+def render_all(
+    renderer: Renderer,
+    announcements: Iterable[Announcement],
+    workers: int | None = None,
+    progress: Callable[[int, int, Announcement, Rendered | BroadcasterError], None] | None = None,
+) -> tuple[list[Rendered], list[tuple[Announcement, BroadcasterError]]]:
+    """Render many announcements in parallel (engines run as processes, so threads suffice)."""
+    items = list(announcements)
+    done: list[Rendered] = []
+    failed: list[tuple[Announcement, BroadcasterError]] = []
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        futures = {pool.submit(renderer.render, a): a for a in items}
+        for count, future in enumerate(as_completed(futures), start=1):
+            announcement = futures[future]
+            try:
+                result: Rendered | BroadcasterError = future.result()
+                done.append(result)  # type: ignore[arg-type]
+            except BroadcasterError as exc:
+                result = exc
+                failed.append((announcement, exc))
+            if progress:
+                progress(count, len(items), announcement, result)
+    return done, failed

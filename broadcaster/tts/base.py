@@ -1,0 +1,102 @@
+"""The engine interface, and the checks every engine's output must pass.
+
+An engine is untrusted: it may hang, crash, return early, or return silence
+or noise. :func:`verify_speech` decides whether what came back is usable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import welch
+
+from broadcaster.config import Language, SpeechSettings
+from broadcaster.errors import EngineError
+from broadcaster.pcm import Pcm, rms_dbfs
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One voice as ``broadcaster voices`` shows it."""
+
+    engine: str
+    voice: str
+    language: Language | None
+    usable: bool
+    reason: str = ""
+
+
+class Engine(ABC):
+    """A text-to-speech engine. Implementations must be safe to call from several threads."""
+
+    name: str = ""
+
+    @abstractmethod
+    def voice_for(self, language: Language, settings: SpeechSettings) -> str:
+        """The voice this engine would use, or :class:`EngineError` saying why it cannot."""
+
+    @abstractmethod
+    def synthesize(self, text: str, language: Language, settings: SpeechSettings,
+                   timeout_s: float) -> Pcm:  # fmt: skip
+        """Speak ``text`` (already normalized) into audio, or raise :class:`EngineError`."""
+
+    @abstractmethod
+    def voices(self, speech: Mapping[Language, SpeechSettings]) -> list[VoiceInfo]:
+        """The voice this engine would use per language under ``speech``, usable or not (why)."""
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the same text could sound different (part of the cache key)."""
+        return "1"
+
+
+_SPOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z0-9]")
+
+MIN_S_PER_CHAR = 0.05
+MAX_S_PER_CHAR = 1.2
+MAX_EXTRA_S = 2.0
+SILENT_DBFS = -50.0
+CLIPPED_FRACTION = 0.005
+NOISE_FLATNESS = 0.5
+
+
+def spoken_chars(text: str) -> int:
+    return len(_SPOKEN.findall(text))
+
+
+def verify_speech(pcm: Pcm, text: str, engine: str) -> Pcm:
+    """Return ``pcm`` if it is plausible speech for ``text``; else raise :class:`EngineError`."""
+    samples = pcm.samples
+    if pcm.rate_hz < 8000 or len(samples) == 0:
+        raise EngineError(engine, "returned no audio")
+    if not np.all(np.isfinite(samples)):
+        raise EngineError(engine, "returned invalid samples")
+    chars = max(1, spoken_chars(text))
+    low = chars * MIN_S_PER_CHAR
+    high = chars * MAX_S_PER_CHAR + MAX_EXTRA_S
+    if not low <= pcm.duration_s <= high:
+        raise EngineError(
+            engine,
+            f"returned {pcm.duration_s:.2f} s for {chars} characters (expected {low:.1f} to {high:.1f} s)",
+        )
+    if rms_dbfs(samples) < SILENT_DBFS:
+        raise EngineError(engine, "returned silence")
+    if np.mean(np.abs(samples) >= 0.999) > CLIPPED_FRACTION:
+        raise EngineError(engine, "returned clipped audio")
+    if spectral_flatness(pcm) > NOISE_FLATNESS:
+        raise EngineError(engine, "returned noise, not speech")
+    return pcm
+
+
+def spectral_flatness(pcm: Pcm) -> float:
+    """0 for a pure tone, near 1 for white noise; speech is well below 0.5."""
+    _, power = welch(pcm.samples, fs=pcm.rate_hz, nperseg=min(1024, len(pcm.samples)))
+    power = power[power > 0]
+    if len(power) == 0:
+        return 0.0
+    return float(math.exp(np.mean(np.log(power))) / np.mean(power))

@@ -1,0 +1,110 @@
+"""Speech for one sentence: from the cache, or from the first engine that works.
+
+Engines are tried in order (per language and platform); each failure is
+retried once; the output is verified; the result is cached by everything that
+decides how it sounds, so an unchanged sentence is never synthesized twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+
+from broadcaster.config import Language, SpeechSettings
+from broadcaster.errors import EngineError, SpeechError
+from broadcaster.pcm import Pcm
+from broadcaster.tts.base import Engine, verify_speech
+from broadcaster.tts.cache import AudioCache, cache_key
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ORDER = {
+    "linux": ("espeak-ng", "pyttsx3"),
+    "win32": ("pyttsx3", "espeak-ng"),
+    "darwin": ("pyttsx3", "espeak-ng"),
+}
+TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, eq=False)
+class Spoken:
+    pcm: Pcm
+    key: str
+    engine: str
+
+
+class Speaker:
+    def __init__(self, engines: dict[str, Engine], cache: AudioCache,
+                 platform: str = sys.platform, timeout_s: float = TIMEOUT_S) -> None:  # fmt: skip
+        self.engines = engines
+        self.cache = cache
+        self.platform = platform
+        self.timeout_s = timeout_s
+
+    def chain(self, settings: SpeechSettings) -> list[Engine]:
+        """Engines to try, best first: the configured one, a neural model if any, the defaults."""
+        names: list[str] = []
+        if settings.engine != "auto":
+            names.append(settings.engine)
+        if settings.model_dir is not None:
+            names.append("sherpa-onnx")
+        names += DEFAULT_ORDER.get(self.platform, DEFAULT_ORDER["linux"])
+        unique = dict.fromkeys(n for n in names if n in self.engines)
+        return [self.engines[n] for n in unique]
+
+    @staticmethod
+    def key(engine: Engine, voice: str, text: str, language: Language,
+            settings: SpeechSettings) -> str:  # fmt: skip
+        return cache_key("speech", engine.name, engine.version, voice, language.value,
+                         settings.speed, settings.pitch, str(settings.model_dir or ""), text)  # fmt: skip
+
+    def find(self, text: str, language: Language, settings: SpeechSettings) -> str | None:
+        """The cache key under which ``text`` is already stored, without reading it."""
+        for engine in self.chain(settings):
+            try:
+                voice = engine.voice_for(language, settings)
+            except EngineError:
+                continue
+            key = self.key(engine, voice, text, language, settings)
+            if self.cache.has(key):
+                return key
+        return None
+
+    def cached(self, text: str, language: Language, settings: SpeechSettings) -> Spoken | None:
+        for engine in self.chain(settings):
+            try:
+                voice = engine.voice_for(language, settings)
+            except EngineError:
+                continue
+            key = self.key(engine, voice, text, language, settings)
+            pcm = self.cache.get(key)
+            if pcm is not None:
+                return Spoken(pcm, key, engine.name)
+        return None
+
+    def speak(self, text: str, language: Language, settings: SpeechSettings, what: str) -> Spoken:
+        """Verified audio of ``text`` (normalized, one sentence), or :class:`SpeechError`."""
+        found = self.cached(text, language, settings)
+        if found is not None:
+            return found
+        tried: list[str] = []
+        for engine in self.chain(settings):
+            try:
+                voice = engine.voice_for(language, settings)
+            except EngineError as exc:
+                tried.append(str(exc))
+                continue
+            key = self.key(engine, voice, text, language, settings)
+            for attempt in (1, 2):
+                try:
+                    pcm = engine.synthesize(text, language, settings, self.timeout_s)
+                    verify_speech(pcm, text, engine.name)
+                except EngineError as exc:
+                    logger.warning("%s, attempt %d of 2: %s", what, attempt, exc)
+                    error = exc
+                    continue
+                self.cache.put(key, pcm)
+                return Spoken(pcm, key, engine.name)
+            tried.append(str(error))
+        raise SpeechError(what, tried or ["no engine is configured"])

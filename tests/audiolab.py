@@ -1,0 +1,120 @@
+"""The audio lab: a private PulseAudio server whose null sinks are sound cards.
+
+Each sink's monitor records exactly what was played into it, so tests check
+real output from the real path (sounddevice → PortAudio → ALSA → PulseAudio).
+Programs under test run as subprocesses with :attr:`AudioLab.env`, so that
+PortAudio reads this lab's device list when it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE = 48_000
+ZONES = ("zone_a", "zone_b")
+
+
+class AudioLab:
+    def __init__(self, zones: tuple[str, ...] = ZONES) -> None:
+        self.zones = zones
+        self.dir = Path(tempfile.mkdtemp(prefix="broadcaster-lab-"))
+        self.socket = self.dir / "native"
+        self.env = dict(os.environ)
+        self.env.update(XDG_RUNTIME_DIR=str(self.dir / "run"), HOME=str(self.dir / "home"),
+                        PULSE_SERVER=f"unix:{self.socket}")  # fmt: skip
+        self.daemon: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return all(shutil.which(p) for p in ("pulseaudio", "pactl", "parec"))
+
+    def start(self) -> AudioLab:
+        for sub in ("run", "home"):
+            (self.dir / sub).mkdir(mode=0o700)
+        loads = [f"--load=module-native-protocol-unix socket={self.socket}"]
+        loads += [f"--load=module-null-sink sink_name={z} rate={RATE} channels=2" for z in self.zones]
+        self.daemon = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+             "--log-target=stderr", "--log-level=error", *loads],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode:
+            if time.monotonic() > deadline or self.daemon.poll() is not None:
+                raise RuntimeError("the audio lab's PulseAudio did not start")
+            time.sleep(0.1)
+        pcms = "".join(f'pcm.{z} {{ type pulse; device "{z}"; hint.description "{z}" }}\n'
+                       for z in self.zones)  # fmt: skip
+        default = "pcm.!default { type pulse }\nctl.!default { type pulse }\n"
+        (self.dir / "home" / ".asoundrc").write_text(pcms + default)
+        return self
+
+    def stop(self) -> None:
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(10)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def record(self, zone: str) -> Recording:
+        """Start recording what ``zone`` plays (mono, 48 kHz) until ``stop()``."""
+        return Recording(self, zone)
+
+
+class Recording:
+    def __init__(self, lab: AudioLab, zone: str) -> None:
+        self.path = lab.dir / f"{zone}-{time.monotonic_ns()}.raw"
+        self._file = self.path.open("wb")
+        self.process = subprocess.Popen(
+            ["parec", "-d", f"{zone}.monitor", "--format=s16le", f"--rate={RATE}", "--channels=1",
+             "--latency-msec=10"],
+            env=lab.env, stdout=self._file,
+        )  # fmt: skip
+        # parec connects asynchronously: wait until the monitor's samples flow.
+        deadline = time.monotonic() + 10
+        while self.path.stat().st_size < RATE // 10:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"could not record {zone}.monitor")
+            time.sleep(0.01)
+
+    def stop(self) -> np.ndarray:
+        """The recording as float samples."""
+        self.process.terminate()
+        self.process.wait(10)
+        self._file.close()
+        return np.frombuffer(self.path.read_bytes(), "<i2").astype(np.float32) / 32768
+
+
+def active_seconds(samples: np.ndarray, threshold: float = 0.01, window_s: float = 0.01) -> float:
+    """How long the signal is above ``threshold`` (RMS over 10 ms windows)."""
+    n = int(RATE * window_s)
+    frames = samples[: len(samples) // n * n].reshape(-1, n)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    return float(np.sum(rms > threshold) * window_s)
+
+
+def best_correlation(recorded: np.ndarray, expected: np.ndarray) -> float:
+    """Peak normalised cross-correlation of ``expected`` within ``recorded`` (1.0 = identical)."""
+    from scipy.signal import correlate
+
+    if len(recorded) < len(expected):
+        recorded = np.concatenate([recorded, np.zeros(len(expected) - len(recorded), np.float32)])
+    recorded = recorded.astype(np.float64)
+    expected = expected.astype(np.float64)
+    corr = correlate(recorded, expected, mode="valid", method="fft")
+    power = np.concatenate([[0.0], np.cumsum(recorded**2)])
+    energy = np.sqrt(np.maximum(power[len(expected) :] - power[: len(power) - len(expected)], 0))
+    reference = np.linalg.norm(expected)
+    # Windows much quieter than the reference cannot match it; skip them (and rounding noise).
+    score = np.where(energy > 0.1 * reference, corr / (reference * np.maximum(energy, 1e-12)), 0.0)
+    return float(np.max(score))

@@ -1,0 +1,108 @@
+"""Rendering announcements with real espeak-ng: layout, loudness, peak, cache, clips."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from broadcaster import loudness
+from broadcaster.config import Config, Language
+from broadcaster.content import Announcement, Clip, Pause, Speech, load_content
+from broadcaster.pcm import OUTPUT_RATE_HZ, read_wav, write_wav
+from broadcaster.problems import Problems
+from broadcaster.render import AFTER_CHIME_S, Renderer, chime, render_all
+from broadcaster.tts import Speaker
+from broadcaster.tts.cache import AudioCache
+from broadcaster.tts.espeak import EspeakEngine
+from tests.test_content import TODAY
+
+
+class CountingEspeak(EspeakEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def synthesize(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().synthesize(*args, **kwargs)
+
+
+@pytest.fixture
+def engine() -> CountingEspeak:
+    return CountingEspeak()
+
+
+def make_renderer(config: Config, engine, tmp_path) -> Renderer:  # type: ignore[no-untyped-def]
+    speaker = Speaker({"espeak-ng": engine}, AudioCache(tmp_path / "speech"), platform="linux")
+    return Renderer(config, speaker, tmp_path / "announcements")
+
+
+def announcement(text: str, **changes) -> Announcement:  # type: ignore[no-untyped-def]
+    base = Announcement("a", None, "a", Language.MANDARIN, (Speech(text),), chime=False)  # type: ignore[arg-type]
+    return dataclasses.replace(base, **changes)
+
+
+def test_every_sample_announcement_renders_at_the_loudness_target(station, engine, tmp_path):
+    content = load_content(station / "config.yaml", Problems(), TODAY)
+    renderer = make_renderer(content.config, engine, tmp_path)
+    done, failed = render_all(renderer, content.announcements.values(), workers=2)
+    assert failed == [] and len(done) == len(content.announcements)
+    for rendered in done:
+        pcm = read_wav(rendered.path)
+        assert pcm.rate_hz == OUTPUT_RATE_HZ
+        text = content.announcements[rendered.announcement_id].text
+        assert pcm.duration_s > 0.12 * len(text), rendered.announcement_id
+        assert loudness.integrated_lufs(pcm) == pytest.approx(-18.0, abs=1.0)
+        assert loudness.true_peak_dbfs(pcm) <= -1.5 + 0.1
+        assert rendered.engines == ("espeak-ng",)
+
+
+def test_a_cached_announcement_calls_no_engine(station, engine, tmp_path):
+    config = load_content(station / "config.yaml", Problems(), TODAY).config
+    renderer = make_renderer(config, engine, tmp_path)
+    item = announcement("各位村民请注意。出入戴口罩。")
+    first = renderer.render(item)
+    assert engine.calls == 2
+    again = make_renderer(config, engine, tmp_path).render(item)
+    assert engine.calls == 2 and again.path == first.path
+    changed = renderer.render(announcement("各位村民请注意。出入要戴口罩。"))
+    assert engine.calls == 3 and changed.path != first.path  # only the changed sentence
+
+
+def test_layout_chime_repeats_and_gap(station, engine, tmp_path):
+    config = load_content(station / "config.yaml", Problems(), TODAY).config
+    renderer = make_renderer(config, engine, tmp_path)
+    once = renderer.render(announcement("各位村民请注意。", chime=True))
+    twice = renderer.render(announcement("各位村民请注意。", chime=True, repeat=2, gap_s=4.0))
+    body = once.duration_s - chime().duration_s - AFTER_CHIME_S
+    assert twice.duration_s == pytest.approx(once.duration_s + body + 4.0, abs=0.01)
+    pcm = read_wav(twice.path)
+    # The chime starts with A4 (440 Hz): find it by FFT in the first half second.
+    head = pcm.samples[: OUTPUT_RATE_HZ // 2]
+    spectrum = np.abs(np.fft.rfft(head))
+    assert np.fft.rfftfreq(len(head), 1 / OUTPUT_RATE_HZ)[np.argmax(spectrum)] == pytest.approx(440, abs=3)
+    # Silence where the gap is.
+    start = round((chime().duration_s + AFTER_CHIME_S + body + 0.5) * OUTPUT_RATE_HZ)
+    gap = pcm.samples[start : start + 3 * OUTPUT_RATE_HZ]
+    assert np.max(np.abs(gap)) < 0.01
+
+
+@pytest.mark.parametrize("kind", ["wav", "mp3"])
+def test_prerecorded_clips_and_pauses(station, engine, tmp_path, kind):
+    if kind != "wav" and not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg is not installed")
+    config = load_content(station / "config.yaml", Problems(), TODAY).config
+    wav = station / "clips" / "bell.wav"
+    write_wav(wav, chime(44100))
+    clip = wav
+    if kind == "mp3":
+        clip = wav.with_suffix(".mp3")
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), str(clip)], check=True)
+    item = announcement("x", segments=(Speech("各位村民请注意。"), Pause(1.5), Clip(clip)))
+    rendered = make_renderer(config, engine, tmp_path).render(item)
+    speech_only = make_renderer(config, engine, tmp_path).render(announcement("各位村民请注意。"))
+    assert rendered.duration_s == pytest.approx(speech_only.duration_s + 1.5 + 2.0, abs=0.06)

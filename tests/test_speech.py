@@ -1,0 +1,185 @@
+"""Engines, the checks on their output, and the speaker's retry, fallback and cache."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from broadcaster.config import Language, SpeechSettings
+from broadcaster.errors import EngineError, SpeechError
+from broadcaster.pcm import Pcm
+from broadcaster.textnorm import normalize, split_sentences
+from broadcaster.tts import Speaker, verify_speech
+from broadcaster.tts.base import Engine, VoiceInfo
+from broadcaster.tts.cache import AudioCache
+from broadcaster.tts.espeak import EspeakEngine
+from broadcaster.tts.pyttsx3_engine import Pyttsx3Engine
+from broadcaster.tts.tone import ToneEngine
+
+SETTINGS = SpeechSettings()
+MANDARIN = "各位村民请注意，出入戴口罩，有发烧咳嗽及时就医。"
+CANTONESE = "各位街坊，唔好聚埋一齊，出入要戴口罩。"
+
+
+def test_espeak_speaks_both_languages_and_the_output_passes_the_checks():
+    engine = EspeakEngine()
+    for language, text in ((Language.MANDARIN, MANDARIN), (Language.CANTONESE, CANTONESE)):
+        pcm = engine.synthesize(text, language, SETTINGS, 30)
+        assert verify_speech(pcm, text, engine.name) is pcm
+        assert 2.0 < pcm.duration_s < 10.0
+
+
+def test_mandarin_voice_has_no_english_fallback_on_any_sample_sentence():
+    from broadcaster.content import load_content
+    from broadcaster.problems import Problems
+    from tests.conftest import REPO
+    from tests.test_content import TODAY
+
+    content = load_content(REPO / "config.yaml", Problems(), TODAY)
+    engine = EspeakEngine()
+    checked = 0
+    for a in content.announcements.values():
+        for sentence in split_sentences(normalize(a.text, a.language, content.config.lexicon[a.language])):
+            phonemes = engine.phonemes(sentence, a.language, SETTINGS)
+            assert "(en)" not in phonemes, (a.id, sentence, phonemes)
+            checked += 1
+    assert checked > 30
+    # The check can fail: espeak-ng's plain "cmn" voice does fall back to English here.
+    plain = SpeechSettings(engine="espeak-ng", voice="cmn")
+    assert "(en)" in engine.phonemes("各位村民请注意戴口罩", Language.MANDARIN, plain)
+
+
+def test_pyttsx3_worker_writes_a_whole_file_for_a_long_first_utterance():
+    long_text = "，".join([MANDARIN.rstrip("。")] * 6) + "。"
+    pcm = Pyttsx3Engine().synthesize(long_text, Language.MANDARIN, SETTINGS, 60)
+    verify_speech(pcm, long_text, "pyttsx3")
+    reference = EspeakEngine().synthesize(long_text, Language.MANDARIN, SETTINGS, 60)
+    # Same speech library underneath: a file cut short would be much shorter.
+    assert pcm.duration_s == pytest.approx(reference.duration_s, rel=0.25)
+
+
+def test_text_reaches_espeak_as_data_never_as_options(tmp_path):
+    marker = tmp_path / "pwned"
+    text = f'-v en --stdout $(touch {marker}) "; touch {marker}'
+    pcm = EspeakEngine().synthesize(text, Language.MANDARIN, SETTINGS, 30)
+    assert pcm.duration_s > 1.0
+    assert not marker.exists()
+
+
+def _fake_program(tmp_path: Path, body: str) -> str:
+    voices = "Pty Language       Age/Gender VoiceName          File          Other Languages\\n" \
+             " 5  cmn-latn-pinyin --/M      x sit/x\\n 5  yue --/M x sit/yue\\n"  # fmt: skip
+    script = tmp_path / "fake-espeak"
+    lines = ["#!/bin/sh", f'for a in "$@"; do [ "$a" = --voices ] && printf "{voices}" && exit 0; done', body]
+    script.write_text("\n".join(lines) + "\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def test_a_hanging_engine_is_killed_at_its_timeout(tmp_path):
+    engine = EspeakEngine(_fake_program(tmp_path, "sleep 30"))
+    with pytest.raises(EngineError, match="did not finish within 1 s"):
+        engine.synthesize(MANDARIN, Language.MANDARIN, SETTINGS, 1)
+
+
+def test_a_crashing_engine_is_reported(tmp_path):
+    engine = EspeakEngine(_fake_program(tmp_path, "echo boom >&2; exit 3"))
+    with pytest.raises(EngineError, match="exited with 3: boom"):
+        engine.synthesize(MANDARIN, Language.MANDARIN, SETTINGS, 5)
+
+
+@pytest.mark.parametrize(("samples", "reason"), [
+    (np.zeros(22050 * 3), "silence"),
+    (np.random.default_rng(1).uniform(-0.5, 0.5, 22050 * 3), "noise"),
+    (np.sign(np.sin(np.arange(22050 * 3) / 5)), "clipped"),
+    (np.sin(np.arange(2205) / 5) * 0.3, "expected"),  # 0.1 s for 24 characters
+    (np.sin(np.arange(22050 * 60) / 5) * 0.3, "expected"),  # a minute for 24 characters
+    (np.array([]), "no audio"),
+])  # fmt: skip
+def test_verification_rejects_unusable_audio(samples, reason):
+    with pytest.raises(EngineError, match=reason):
+        verify_speech(Pcm(samples.astype(np.float32), 22050), MANDARIN, "x")
+
+
+class Scripted(Engine):
+    """An engine that plays back a script of results: audio, or an error to raise."""
+
+    def __init__(self, name: str, script: list) -> None:  # type: ignore[type-arg]
+        self.name = name
+        self.script = script
+        self.calls = 0
+
+    def voice_for(self, language, settings):  # type: ignore[no-untyped-def]
+        return "v"
+
+    def synthesize(self, text, language, settings, timeout_s):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        result = self.script.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def voices(self, speech) -> list[VoiceInfo]:  # type: ignore[no-untyped-def]
+        return []
+
+
+def _speech(text: str) -> Pcm:
+    return ToneEngine().synthesize(text, Language.MANDARIN, SETTINGS, 5)
+
+
+def test_a_failure_is_retried_once_then_the_next_engine_is_tried(tmp_path):
+    first = Scripted(
+        "espeak-ng", [EngineError("espeak-ng", "crashed"), Pcm(np.zeros(44100, np.float32), 22050)]
+    )
+    second = Scripted("pyttsx3", [_speech(MANDARIN)])
+    speaker = Speaker({"espeak-ng": first, "pyttsx3": second}, AudioCache(tmp_path), platform="linux")
+    spoken = speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "hygiene")
+    assert (first.calls, second.calls, spoken.engine) == (2, 1, "pyttsx3")
+
+
+def test_when_every_engine_fails_the_error_names_the_announcement_and_engines(tmp_path):
+    engines = {"espeak-ng": Scripted("espeak-ng", [EngineError("espeak-ng", "crashed")] * 2),
+               "pyttsx3": Scripted("pyttsx3", [EngineError("pyttsx3", "hung")] * 2)}  # fmt: skip
+    speaker = Speaker(engines, AudioCache(tmp_path), platform="linux")
+    with pytest.raises(SpeechError) as caught:
+        speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "hygiene")
+    assert caught.value.what == "hygiene"
+    assert caught.value.tried == ["espeak-ng: crashed", "pyttsx3: hung"]
+
+
+def test_a_cache_hit_calls_no_engine_and_a_change_does(tmp_path):
+    engine = Scripted("espeak-ng", [_speech(MANDARIN), _speech("各位村民请注意。")])
+    speaker = Speaker({"espeak-ng": engine}, AudioCache(tmp_path), platform="linux")
+    first = speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "a")
+    again = speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "a")
+    assert engine.calls == 1 and again.key == first.key
+    assert np.allclose(again.pcm.samples, first.pcm.samples, atol=1 / 32768)
+    speaker.speak(MANDARIN, Language.MANDARIN, SpeechSettings(speed=1.0), "a")
+    assert engine.calls == 2
+
+
+def test_a_damaged_cache_file_is_made_again(tmp_path):
+    engine = Scripted("espeak-ng", [_speech(MANDARIN), _speech(MANDARIN)])
+    cache = AudioCache(tmp_path)
+    speaker = Speaker({"espeak-ng": engine}, cache, platform="linux")
+    key = speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "a").key
+    path = cache.path(key)
+    path.write_bytes(path.read_bytes()[: os.path.getsize(path) // 2])  # truncated
+    speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "a")
+    assert engine.calls == 2
+
+
+def test_engine_order_follows_the_platform_and_the_config(tmp_path):
+    engines = {n: Scripted(n, []) for n in ("espeak-ng", "pyttsx3", "sherpa-onnx")}
+    cache = AudioCache(tmp_path)
+    names = lambda speaker, s: [e.name for e in speaker.chain(s)]  # noqa: E731
+    assert names(Speaker(engines, cache, "linux"), SETTINGS) == ["espeak-ng", "pyttsx3"]
+    assert names(Speaker(engines, cache, "win32"), SETTINGS) == ["pyttsx3", "espeak-ng"]
+    neural = SpeechSettings(model_dir=Path("models/zh"))
+    assert names(Speaker(engines, cache, "linux"), neural) == ["sherpa-onnx", "espeak-ng", "pyttsx3"]
+    chosen = SpeechSettings(engine="pyttsx3")
+    assert names(Speaker(engines, cache, "linux"), chosen) == ["pyttsx3", "espeak-ng"]
