@@ -12,11 +12,13 @@ import math
 import numpy as np
 import pyloudnorm
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import resample_poly
+from scipy.signal import firwin
 
 from broadcaster.pcm import Pcm
 
 OVERSAMPLE = 4
+# A 4x interpolation filter of 12 taps per phase, as BS.1770-4 Annex 2 describes.
+_INTERPOLATOR = firwin(12 * OVERSAMPLE + 1, 1 / OVERSAMPLE) * OVERSAMPLE
 MIN_MEASURE_S = 0.4  # pyloudnorm needs at least one 400 ms gating block
 LIMITER_WINDOW_S = 0.005
 
@@ -30,20 +32,47 @@ def integrated_lufs(pcm: Pcm) -> float:
 
 
 def true_peak_dbfs(pcm: Pcm) -> float:
-    peak = float(np.max(np.abs(_oversampled(pcm.samples)))) if len(pcm.samples) else 0.0
+    if len(pcm.samples) == 0:
+        return -math.inf
+    peak = float(np.max(_peaks(pcm.samples)))
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
-def _oversampled(samples: np.ndarray) -> np.ndarray:
-    return resample_poly(samples.astype(np.float64), OVERSAMPLE, 1)
+# The interpolator split into its four phases, as weights on the 13 samples around i:
+# phase p of sample i is the signal's value at i + p/4.
+_HALF = 6
+_PHASES = np.zeros((OVERSAMPLE, 2 * _HALF + 1))
+for _p in range(OVERSAMPLE):
+    for _m in range(-_HALF, _HALF + 1):
+        _k = _p - OVERSAMPLE * _m + (len(_INTERPOLATOR) - 1) // 2
+        if 0 <= _k < len(_INTERPOLATOR):
+            _PHASES[_p, _m + _HALF] = _INTERPOLATOR[_k]
+CANDIDATE_MARGIN_DB = 6.0
+
+
+def _peaks(samples: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """Per sample, the largest absolute value of the 4x oversampled signal up to the next sample.
+
+    Interpolation is only done near samples within 6 dB of the loudest one (or
+    above ``floor``'s margin): elsewhere an inter-sample peak cannot come close.
+    """
+    peaks = np.abs(samples).astype(np.float32)
+    level = max(float(peaks.max(initial=0.0)), floor) * 10 ** (-CANDIDATE_MARGIN_DB / 20)
+    near = np.flatnonzero(peaks >= level)
+    if len(near) == 0:
+        return peaks
+    near = np.unique(np.concatenate([near - 1, near]).clip(0, len(samples) - 1))
+    padded = np.pad(samples.astype(np.float64), _HALF)
+    windows = padded[near[:, None] + np.arange(2 * _HALF + 1)]
+    between = np.abs(windows @ _PHASES.T).max(axis=1)
+    peaks[near] = np.maximum(peaks[near], between)
+    return peaks
 
 
 def limit(pcm: Pcm, ceiling_dbfs: float) -> Pcm:
     """Reduce gain smoothly around peaks above ``ceiling_dbfs`` (true peak)."""
     ceiling = 10 ** (ceiling_dbfs / 20)
-    over = np.abs(_oversampled(pcm.samples))[: len(pcm.samples) * OVERSAMPLE]
-    peaks = over.reshape(-1, OVERSAMPLE).max(axis=1)
-    needed = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
+    needed = np.minimum(1.0, ceiling / np.maximum(_peaks(pcm.samples, ceiling), 1e-12))
     if needed.min() >= 1.0:
         return pcm
     window = 2 * round(LIMITER_WINDOW_S * pcm.rate_hz) + 1
@@ -53,17 +82,20 @@ def limit(pcm: Pcm, ceiling_dbfs: float) -> Pcm:
     return Pcm((pcm.samples * gain).astype(np.float32), pcm.rate_hz)
 
 
-def normalize(pcm: Pcm, target_lufs: float, ceiling_dbfs: float = -1.5) -> Pcm:
-    """``pcm`` at ``target_lufs`` integrated, true peak at most ``ceiling_dbfs``."""
+def normalize(pcm: Pcm, target_lufs: float, ceiling_dbfs: float = -1.5) -> tuple[Pcm, float]:
+    """``pcm`` at ``target_lufs`` integrated, true peak at most ``ceiling_dbfs``; and its loudness."""
     out = pcm
-    for _ in range(4):
-        loudness = integrated_lufs(out)
+    loudness = integrated_lufs(out)
+    for _ in range(3):  # limiting lowers the loudness a little: gain again, limit again
         if not math.isfinite(loudness):
-            return out  # silence: nothing to normalize
-        if abs(loudness - target_lufs) < 0.2 and true_peak_dbfs(out) <= ceiling_dbfs:
+            return out, loudness  # silence: nothing to normalize
+        # Limiting a little below the ceiling leaves room for the filter's own error.
+        out = limit(out.gained(10 ** ((target_lufs - loudness) / 20)), ceiling_dbfs - 0.2)
+        loudness = integrated_lufs(out)
+        if abs(loudness - target_lufs) <= 0.3:
             break
-        out = limit(out.gained(10 ** ((target_lufs - loudness) / 20)), ceiling_dbfs - 0.3)
     peak = true_peak_dbfs(out)
     if peak > ceiling_dbfs:  # last resort: the ceiling wins over the loudness target
         out = out.gained(10 ** ((ceiling_dbfs - peak) / 20))
-    return out
+        loudness += ceiling_dbfs - peak
+    return out, loudness

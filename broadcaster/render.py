@@ -174,12 +174,12 @@ class Renderer:
             if i:
                 parts.append(Pcm.silence(announcement.gap_s))
             parts.extend(body)
-        pcm = loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)
+        pcm, lufs = loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)
         key = self._key(announcement)
         assert key is not None, "every sentence was just cached"
         wav, meta = self._paths(key)
         write_wav(wav, pcm)
-        rendered = Rendered(announcement.id, wav, pcm.duration_s, loudness.integrated_lufs(pcm),
+        rendered = Rendered(announcement.id, wav, pcm.duration_s, lufs,
                             loudness.true_peak_dbfs(pcm), tuple(dict.fromkeys(engines)))  # fmt: skip
         meta.write_text(json.dumps({"duration_s": rendered.duration_s,
                                     "loudness_lufs": rendered.loudness_lufs,
@@ -194,7 +194,7 @@ class Renderer:
         """Speech for a one-off text, loudness-normalised (for ``broadcaster say``)."""
         pcm, _, _ = self.speech(text, language, text[:20])
         parts = [chime(), Pcm.silence(AFTER_CHIME_S), pcm] if with_chime else [pcm]
-        return loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)
+        return loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)[0]
 
 
 def render_all(

@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
-# The station daemon is not built yet: for now this checks the bundled content.
-exec .venv/bin/broadcaster check "$@"
+# The station daemon is not built yet: for now this checks the bundled content
+# and renders every announcement ahead (what the station does before it plays).
+.venv/bin/broadcaster check
+exec .venv/bin/broadcaster render --all

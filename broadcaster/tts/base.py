@@ -93,9 +93,16 @@ def verify_speech(pcm: Pcm, text: str, engine: str) -> Pcm:
     return pcm
 
 
+FLATNESS_SPAN_S = 5.0
+
+
 def spectral_flatness(pcm: Pcm) -> float:
-    """0 for a pure tone, near 1 for white noise; speech is well below 0.5."""
-    _, power = welch(pcm.samples, fs=pcm.rate_hz, nperseg=min(1024, len(pcm.samples)))
+    """0 for a pure tone, near 1 for white noise; speech is well below 0.5.
+
+    Measured on the first few seconds: enough to tell speech from noise.
+    """
+    samples = pcm.samples[: round(FLATNESS_SPAN_S * pcm.rate_hz)]
+    _, power = welch(samples, fs=pcm.rate_hz, nperseg=min(1024, len(samples)))
     power = power[power > 0]
     if len(power) == 0:
         return 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from pathlib import Path
 
 from broadcaster.errors import AudioError
@@ -52,6 +53,20 @@ class AudioCache:
             path.unlink(missing_ok=True)
             return None
         return pcm
+
+    def note(self, name: str) -> str | None:
+        """A short text stored under ``name`` (a pointer to a key), or None."""
+        try:
+            return (self.folder / name[:2] / f"{name}.txt").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
+    def write_note(self, name: str, text: str) -> None:
+        path = self.folder / name[:2] / f"{name}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
 
     def put(self, key: str, pcm: Pcm) -> Path:
         path = self.path(key)

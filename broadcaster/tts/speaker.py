@@ -59,29 +59,27 @@ class Speaker:
         return cache_key("speech", engine.name, engine.version, voice, language.value,
                          settings.speed, settings.pitch, str(settings.model_dir or ""), text)  # fmt: skip
 
+    def _pointer(self, text: str, language: Language, settings: SpeechSettings) -> str:
+        """Where the key of the audio for ``text`` is noted, whichever engine made it.
+
+        Looking up through this note costs one small file read: no engine is
+        asked for its voices (pyttsx3 would need a process for that).
+        """
+        chain = [(engine.name, engine.version) for engine in self.chain(settings)]
+        return cache_key("sentence", chain, language.value, settings.engine, settings.voice,
+                         settings.speed, settings.pitch, str(settings.model_dir or ""), text)  # fmt: skip
+
     def find(self, text: str, language: Language, settings: SpeechSettings) -> str | None:
-        """The cache key under which ``text`` is already stored, without reading it."""
-        for engine in self.chain(settings):
-            try:
-                voice = engine.voice_for(language, settings)
-            except EngineError:
-                continue
-            key = self.key(engine, voice, text, language, settings)
-            if self.cache.has(key):
-                return key
-        return None
+        """The cache key under which ``text`` is already stored, without reading the audio."""
+        key = self.cache.note(self._pointer(text, language, settings))
+        return key if key is not None and self.cache.has(key) else None
 
     def cached(self, text: str, language: Language, settings: SpeechSettings) -> Spoken | None:
-        for engine in self.chain(settings):
-            try:
-                voice = engine.voice_for(language, settings)
-            except EngineError:
-                continue
-            key = self.key(engine, voice, text, language, settings)
-            pcm = self.cache.get(key)
-            if pcm is not None:
-                return Spoken(pcm, key, engine.name)
-        return None
+        key = self.find(text, language, settings)
+        pcm = self.cache.get(key) if key else None
+        if key is None or pcm is None:
+            return None
+        return Spoken(pcm, key, self.cache.note(key + ".engine") or "?")
 
     def speak(self, text: str, language: Language, settings: SpeechSettings, what: str) -> Spoken:
         """Verified audio of ``text`` (normalized, one sentence), or :class:`SpeechError`."""
@@ -105,6 +103,8 @@ class Speaker:
                     error = exc
                     continue
                 self.cache.put(key, pcm)
+                self.cache.write_note(key + ".engine", engine.name)
+                self.cache.write_note(self._pointer(text, language, settings), key)
                 return Spoken(pcm, key, engine.name)
             tried.append(str(error))
         raise SpeechError(what, tried or ["no engine is configured"])
