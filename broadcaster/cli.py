@@ -270,6 +270,184 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- sound: devices, play, log, report -----------------------------------------------------
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from broadcaster.audio import find_device, list_devices
+
+    config = _station_config(args)
+    devices = list_devices()
+    users: dict[int, list[str]] = {}
+    problems = []
+    for zone in config.zones.values():
+        try:
+            users.setdefault(find_device(zone.device, devices).index, []).append(zone.name)
+        except BroadcasterError as exc:
+            problems.append(_("zone '{zone}': {reason}").format(zone=zone.name, reason=exc))
+    rows = [("#", _("sound card"), _("channels"), _("zones"))]
+    for d in devices:
+        rows.append((str(d.index), d.name, str(d.channels), ", ".join(users.get(d.index, [])) or "-"))
+    _print_table(rows)
+    for line in problems:
+        print(_("error: {message}").format(message=line), file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _items_to_play(args: argparse.Namespace, content: Content) -> tuple[list, float | None]:  # type: ignore[type-arg]
+    """Announcements named on the command line; a loop playlist stands for its items."""
+    from broadcaster.content import load_playlist
+
+    chosen, gap = [], None
+    for name in args.items:
+        path = Path(name)
+        playlist = content.playlists.get(name)
+        if playlist is None and path.suffix.lower() in (".yaml", ".yml") and path.parent.name == "playlists":
+            problems = Problems()
+            playlist = load_playlist(path, problems)
+            if problems.has_errors:
+                raise ContentError(list(problems))
+        if playlist is not None:
+            if playlist.loop is None:
+                raise BroadcasterError(_("playlist '{id}' has no loop to play").format(id=playlist.id))
+            chosen += [find_announcement(content, n) for n in playlist.loop.play]
+            gap = playlist.loop.gap_s
+            continue
+        chosen.append(_announcement_arg(args, name)[1])
+    return chosen, gap
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from broadcaster.config import Zone
+    from broadcaster.player import Item, Outputs, Player
+    from broadcaster.playlog import PlayLog
+    from broadcaster.terminal import run_interactive
+    from broadcaster.van import VanLoop
+
+    content, problems = load_station(args)
+    config = content.config
+    config_errors = [p for p in problems if p.is_error and p.path == config.path]
+    if config_errors:
+        raise ContentError(config_errors)
+    announcements, playlist_gap = _items_to_play(args, content)
+    if args.device:
+        zone = Zone(args.device, args.device)
+        zones = {zone.name: zone}
+    else:
+        name = args.zone or next(iter(config.zones))
+        if name not in config.zones:
+            from broadcaster.problems import did_you_mean
+
+            hint = did_you_mean(name, config.zones)
+            raise BroadcasterError(
+                _("unknown zone '{name}'").format(name=name) + (f"; {hint}" if hint else "")
+            )
+        zones = {name: config.zones[name]}
+    renderer = make_renderer(config)
+    items = []
+    for announcement in announcements:
+        rendered = renderer.render(announcement)
+        items.append(Item(announcement.id, rendered.path.stem, rendered.path, rendered.duration_s))
+    log = PlayLog(config.resolve(config.play_log), config.timezone)
+    log.reconcile(_now(config))
+    outputs = Outputs(zones).open()
+    try:
+        player = Player(outputs, log, lambda: _now(config))
+        loops = None if args.forever else args.loop
+        gap = args.gap if args.gap is not None else (playlist_gap if playlist_gap is not None else 3.0)
+        loop = VanLoop(player, next(iter(zones)), items, loops, gap)
+        try:
+            outcomes = run_interactive(loop)
+        except KeyboardInterrupt:
+            outcomes = loop.outcomes
+            print(_("stopped"), file=sys.stderr)
+    finally:
+        outputs.close()
+        log.close()
+    failed = [a for a, outcome in outcomes if outcome == "failed"]
+    print(_("{count} played, {failed} failed").format(count=len(outcomes), failed=len(failed)),
+          file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
+
+
+def _now(config: Config) -> dt.datetime:
+    return dt.datetime.now(config.tz)
+
+
+def _duration_arg(text: str) -> float:
+    from broadcaster.fields import parse_duration
+
+    try:
+        return parse_duration(text)
+    except FieldError as exc:
+        raise argparse.ArgumentTypeError(str(exc.message)) from exc
+
+
+def _open_log(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from broadcaster.playlog import PlayLog
+
+    config = _station_config(args)
+    path = config.resolve(config.play_log)
+    if not path.is_file():
+        raise BroadcasterError(_("there is no play log at {path} yet").format(path=path))
+    return config, PlayLog(path, config.timezone)
+
+
+def _emit(rows: list[dict[str, object]], fmt: str) -> None:
+    import csv
+    import json
+
+    if fmt == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    elif fmt == "csv":
+        import io
+
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+        # UTF-8 with a BOM, whatever the console's encoding: Excel then opens the Chinese text right.
+        data = ("\ufeff" + text.getvalue()).encode("utf-8")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        if not rows:
+            print(_("nothing to show"))
+            return
+        _print_table([tuple(str(k) for k in rows[0])] + [tuple(str(v) for v in r.values()) for r in rows])
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    config, log = _open_log(args)
+    try:
+        rows = []
+        for play in log.plays(args.since, args.until, args.announcement, args.zone):
+            rows.append({
+                "id": play.id, "requested": log.local(play.requested_at),
+                "started": log.local(play.started_at), "ended": log.local(play.ended_at),
+                "announcement": play.announcement_id, "zone": play.zone, "trigger": play.trigger,
+                "outcome": play.outcome, "reason": play.reason, "content": play.content_hash[:12],
+                "host": play.host,
+            })  # fmt: skip
+    finally:
+        log.close()
+    _emit(rows, args.format)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config, log = _open_log(args)
+    last = args.day or _now(config).date()
+    first = last - dt.timedelta(days=6) if args.week else last
+    try:
+        rows = log.report(first, last)
+    finally:
+        log.close()
+    _emit(rows, args.format)
+    return 0
+
+
 # --- the parser and main -----------------------------------------------------------------
 
 
@@ -318,6 +496,35 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-j", "--jobs", type=int, default=None,
                         help=_("how many at once (default: one per processor core)"))  # fmt: skip
     render.set_defaults(func=cmd_render)
+
+    devices = commands.add_parser("devices", help=_("list sound cards and the zones that use them"))
+    devices.set_defaults(func=cmd_devices)
+
+    play = commands.add_parser("play", help=_("play announcements now, once or in a loop (the van)"))
+    play.add_argument("items", nargs="+", metavar=_("FILE|ID"),
+                      help=_("announcements, or a playlist with a loop"))  # fmt: skip
+    where = play.add_mutually_exclusive_group()
+    where.add_argument("--zone", help=_("a zone from config.yaml (default: the first)"))
+    where.add_argument("--device", help=_("a sound card by name (instead of a zone)"))
+    times = play.add_mutually_exclusive_group()
+    times.add_argument("--loop", type=int, default=1, metavar="N", help=_("play the list N times"))
+    times.add_argument("--forever", action="store_true", help=_("play the list until stopped"))
+    play.add_argument("--gap", type=_duration_arg, default=None, help=_("silence between items, like 30s"))
+    play.set_defaults(func=cmd_play)
+
+    log = commands.add_parser("log", help=_("show what was played"))
+    log.add_argument("--since", type=_date_arg, help=_("first day"))
+    log.add_argument("--until", type=_date_arg, help=_("last day"))
+    log.add_argument("--announcement", help=_("only this announcement"))
+    log.add_argument("--zone", help=_("only this zone"))
+    log.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    log.set_defaults(func=cmd_log)
+
+    report = commands.add_parser("report", help=_("plays per announcement, zone and day"))
+    report.add_argument("--day", type=_date_arg, help=_("the day (default: today)"))
+    report.add_argument("--week", action="store_true", help=_("the seven days up to the day"))
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

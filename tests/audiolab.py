@@ -66,18 +66,28 @@ class AudioLab:
                 self.daemon.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def record(self, zone: str) -> Recording:
-        """Start recording what ``zone`` plays (mono, 48 kHz) until ``stop()``."""
-        return Recording(self, zone)
+    def record(self, zone: str, channels: int = 1) -> Recording:
+        """Start recording what ``zone`` plays (48 kHz; mono mixes both sides) until ``stop()``."""
+        return Recording(self, zone, channels)
+
+    def use_in_this_process(self) -> None:
+        """Point this process's PortAudio at the lab (re-reading the device list)."""
+        for key in ("XDG_RUNTIME_DIR", "HOME", "PULSE_SERVER"):
+            os.environ[key] = self.env[key]
+        import sounddevice
+
+        sounddevice._terminate()
+        sounddevice._initialize()
 
 
 class Recording:
-    def __init__(self, lab: AudioLab, zone: str) -> None:
+    def __init__(self, lab: AudioLab, zone: str, channels: int = 1) -> None:
+        self.channels = channels
         self.path = lab.dir / f"{zone}-{time.monotonic_ns()}.raw"
         self._file = self.path.open("wb")
         self.process = subprocess.Popen(
-            ["parec", "-d", f"{zone}.monitor", "--format=s16le", f"--rate={RATE}", "--channels=1",
-             "--latency-msec=10"],
+            ["parec", "-d", f"{zone}.monitor", "--format=s16le", f"--rate={RATE}",
+             f"--channels={channels}", "--latency-msec=10"],
             env=lab.env, stdout=self._file,
         )  # fmt: skip
         # parec connects asynchronously: wait until the monitor's samples flow.
@@ -89,10 +99,14 @@ class Recording:
 
     def stop(self) -> np.ndarray:
         """The recording as float samples."""
+        time.sleep(0.3)  # the monitor lags what was played: let the tail arrive
         self.process.terminate()
         self.process.wait(10)
         self._file.close()
-        return np.frombuffer(self.path.read_bytes(), "<i2").astype(np.float32) / 32768
+        data = self.path.read_bytes()
+        data = data[: len(data) // (2 * self.channels) * 2 * self.channels]
+        samples = np.frombuffer(data, "<i2").astype(np.float32) / 32768
+        return samples if self.channels == 1 else samples.reshape(-1, self.channels)
 
 
 def active_seconds(samples: np.ndarray, threshold: float = 0.01, window_s: float = 0.01) -> float:

@@ -68,3 +68,20 @@ def audio_lab():
         yield lab
     finally:
         lab.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_here(audio_lab):
+    """The audio lab, with this test process's PortAudio pointed at it."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "HOME", "PULSE_SERVER")}
+    audio_lab.use_in_this_process()
+    try:
+        yield audio_lab
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -9,7 +9,7 @@ def test_help_lists_the_commands(run_cli, capsys):
     from broadcaster.cli import build_parser
 
     text = build_parser().format_help()
-    for command in ("check", "voices", "say", "render"):
+    for command in ("check", "voices", "say", "render", "devices", "play", "log", "report"):
         assert command in text
 
 

@@ -1,0 +1,171 @@
+"""What plays where: zones on open sound cards, and every play written to the log.
+
+:class:`Outputs` opens one :class:`CardOutput` per sound card named by the
+zones (two zones on the left and right of one card share it). :class:`Player`
+puts a rendered item on a zone and keeps its log row true: the row is written
+when the audio really starts and finished with what really happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from broadcaster.audio import COMPLETED, FAILED, CardOutput, Device, Playback, find_device, list_devices
+from broadcaster.config import Zone
+from broadcaster.errors import AudioError
+from broadcaster.pcm import read_wav
+from broadcaster.playlog import PlayLog
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A rendered announcement, ready to play."""
+
+    announcement_id: str
+    content_hash: str
+    path: Path
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class ZoneOutput:
+    zone: str
+    card: CardOutput
+    channels: tuple[int, ...]
+    """0-based channel indices on the card."""
+    gain: float
+
+
+class Outputs:
+    """The station's zones, each on its card; cards opened once and kept open."""
+
+    def __init__(self, zones: dict[str, Zone], devices: list[Device] | None = None) -> None:
+        devices = list_devices() if devices is None else devices
+        self.zones: dict[str, ZoneOutput] = {}
+        self.cards: dict[int, CardOutput] = {}
+        wanted: dict[int, tuple[Device, int]] = {}
+        placed = []
+        for zone in zones.values():
+            try:
+                device = find_device(zone.device, devices)
+            except AudioError as exc:
+                raise AudioError(f"zone '{zone.name}': {exc}") from exc
+            width = max(max(zone.channels), wanted.get(device.index, (device, 0))[1])
+            if width > device.channels:
+                raise AudioError(f"zone '{zone.name}': '{device.name}' has only {device.channels} channels")
+            wanted[device.index] = (device, width)
+            placed.append((zone, device))
+        for index, (device, width) in wanted.items():
+            self.cards[index] = CardOutput(device, channels=max(width, min(2, device.channels)))
+        for zone, device in placed:
+            channels = tuple(c - 1 for c in zone.channels)
+            self.zones[zone.name] = ZoneOutput(zone.name, self.cards[device.index], channels, zone.volume)
+
+    def open(self) -> Outputs:
+        opened = []
+        try:
+            for card in self.cards.values():
+                opened.append(card.open())
+        except AudioError:
+            for card in opened:
+                card.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        for card in self.cards.values():
+            card.close()
+
+    def __getitem__(self, zone: str) -> ZoneOutput:
+        return self.zones[zone]
+
+
+class ZonePlay:
+    """One item on one zone, and its log row once it has started."""
+
+    def __init__(self, item: Item, zone: ZoneOutput, playback: Playback, trigger: str,
+                 requested_at: dt.datetime) -> None:  # fmt: skip
+        self.item, self.zone, self.playback = item, zone, playback
+        self.trigger, self.requested_at = trigger, requested_at
+        self.row: int | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.playback.started_frame is not None
+
+    def elapsed_s(self) -> float:
+        return self.playback.position / self.zone.card.rate_hz
+
+    def stop(self, reason: str) -> None:
+        self.playback.stop(reason, rate_hz=self.zone.card.rate_hz)
+
+
+class Player:
+    """Plays items on zones and writes the truth about each play to the log."""
+
+    def __init__(self, outputs: Outputs, log: PlayLog, clock: Clock) -> None:
+        self.outputs = outputs
+        self.log = log
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def queue(self, item: Item, zone: str, trigger: str, start_frame: int | None = None) -> ZonePlay:
+        """Put ``item`` on ``zone`` now, or at ``start_frame`` of its card."""
+        output = self.outputs[zone]
+        pcm = read_wav(item.path)
+        playback = output.card.play(pcm, output.channels, output.gain, start_frame, item.announcement_id)
+        return ZonePlay(item, output, playback, trigger, self.clock())
+
+    def note_start(self, play: ZonePlay) -> None:
+        """Write the log row of a play that has begun (call once it has)."""
+        with self._lock:
+            if play.row is None and play.started:
+                item, started = play.item, _when(play.playback.started_at)
+                play.row = self.log.start(item.announcement_id, item.content_hash, play.zone.zone,
+                                          play.trigger, play.requested_at, started)  # fmt: skip
+
+    def settle(self, play: ZonePlay, timeout: float | None = None) -> str:
+        """Wait until ``play`` ends and finish its log row with what happened."""
+        outcome = play.playback.wait(timeout)
+        if outcome is None:
+            play.stop("did not finish in time")
+            outcome = play.playback.wait(2.0) or FAILED
+        self.note_start(play)
+        if play.row is not None:
+            ended = _when(play.playback.ended_at)
+            self.log.finish(play.row, outcome, ended, play.playback.reason,
+                            _when(play.playback.started_at))  # fmt: skip
+        elif outcome == FAILED:  # it never started: the failure still goes in the log
+            play.row = self.log.start(play.item.announcement_id, play.item.content_hash,
+                                      play.zone.zone, play.trigger, play.requested_at)  # fmt: skip
+            self.log.finish(play.row, FAILED, self.clock(), play.playback.reason)
+        logger.info("%s on %s: %s %s", play.item.announcement_id, play.zone.zone, outcome,
+                    play.playback.reason)  # fmt: skip
+        return outcome
+
+    def play(self, item: Item, zone: str, trigger: str) -> str:
+        """Play ``item`` on ``zone`` to its end; the outcome (``completed`` when delivered)."""
+        play = self.queue(item, zone, trigger)
+        while not play.playback.done.wait(0.01):
+            if play.started:
+                self.note_start(play)
+                break
+        return self.settle(play, item.duration_s + 30)
+
+
+def _when(timestamp: float | None) -> dt.datetime:
+    if timestamp is None:
+        return dt.datetime.now(dt.UTC)
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+__all__ = ["Item", "Outputs", "Player", "ZonePlay", "COMPLETED"]

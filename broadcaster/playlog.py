@@ -1,0 +1,250 @@
+"""The play log: one SQLite row per play per zone — the station's proof of what aired.
+
+WAL with ``synchronous=FULL`` so that a committed row survives a power cut;
+the schema is versioned (``PRAGMA user_version``) and migrated forward on open.
+A row is written with outcome ``playing`` when a play starts and finished with
+``completed``, ``interrupted``, ``failed`` or ``missed``; rows still ``playing``
+from a process that no longer runs are marked ``interrupted`` at the next start.
+Times are UTC ISO 8601 (sortable); ``day`` is the station-local date, for reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from broadcaster.errors import BroadcasterError
+
+logger = logging.getLogger(__name__)
+
+TRIGGERS = ("manual", "van", "schedule", "emergency")
+OUTCOMES = ("playing", "completed", "interrupted", "failed", "missed")
+
+MIGRATIONS = [
+    # 1: the first schema
+    """
+    CREATE TABLE plays (
+        id INTEGER PRIMARY KEY,
+        announcement_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'van', 'schedule', 'emergency')),
+        requested_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('playing', 'completed', 'interrupted', 'failed', 'missed')),
+        reason TEXT NOT NULL DEFAULT '',
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        day TEXT NOT NULL
+    );
+    CREATE INDEX plays_by_day ON plays (day, announcement_id, zone, outcome);
+    CREATE INDEX plays_open ON plays (outcome) WHERE outcome = 'playing';
+    """,
+]
+
+
+class PlayLogError(BroadcasterError):
+    """Raised when the play log cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class Play:
+    id: int
+    announcement_id: str
+    content_hash: str
+    zone: str
+    trigger: str
+    requested_at: str
+    started_at: str | None
+    ended_at: str | None
+    outcome: str
+    reason: str
+    host: str
+    pid: int
+    day: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+COLUMNS = [f.name for f in fields(Play)]
+
+
+def iso(moment: dt.datetime) -> str:
+    """UTC ISO 8601 with milliseconds: sortable as text."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class PlayLog:
+    """The SQLite play log. One connection, used from any thread under a lock."""
+
+    def __init__(self, path: Path, timezone: str = "Asia/Shanghai") -> None:
+        self.path = path
+        self.tz = ZoneInfo(timezone)
+        self.host = socket.gethostname()
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise PlayLogError(f"cannot open the play log {path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            logger.info("Migrating the play log %s to version %d", self.path, number)
+            self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _write(self, sql: str, params: tuple | list) -> sqlite3.Cursor:  # type: ignore[type-arg]
+        with self._lock:
+            try:
+                return self._db.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise PlayLogError(f"cannot write the play log {self.path}: {exc}") from exc
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def start(self, announcement_id: str, content_hash: str, zone: str, trigger: str,
+              requested_at: dt.datetime, started_at: dt.datetime | None = None) -> int:  # fmt: skip
+        """A play begins: a row with outcome ``playing``; returns its id."""
+        day = requested_at.astimezone(self.tz).date().isoformat()
+        cursor = self._write(
+            "INSERT INTO plays (announcement_id, content_hash, zone, trigger, requested_at,"
+            " started_at, outcome, host, pid, day) VALUES (?, ?, ?, ?, ?, ?, 'playing', ?, ?, ?)",
+            (announcement_id, content_hash, zone, trigger, iso(requested_at),
+             iso(started_at) if started_at else None, self.host, os.getpid(), day),
+        )  # fmt: skip
+        return int(cursor.lastrowid or 0)
+
+    def started(self, play_id: int, started_at: dt.datetime) -> None:
+        self._write("UPDATE plays SET started_at = ? WHERE id = ?", (iso(started_at), play_id))
+
+    def finish(self, play_id: int, outcome: str, ended_at: dt.datetime, reason: str = "",
+               started_at: dt.datetime | None = None) -> None:  # fmt: skip
+        if outcome not in OUTCOMES[1:]:
+            raise ValueError(f"not a final outcome: {outcome}")
+        self._write(
+            "UPDATE plays SET outcome = ?, ended_at = ?, reason = ?,"
+            " started_at = coalesce(?, started_at) WHERE id = ?",
+            (outcome, iso(ended_at), reason, iso(started_at) if started_at else None, play_id),
+        )
+
+    def missed(self, announcement_id: str, content_hash: str, zone: str, trigger: str,
+               requested_at: dt.datetime, reason: str) -> int:  # fmt: skip
+        play_id = self.start(announcement_id, content_hash, zone, trigger, requested_at)
+        self.finish(play_id, "missed", requested_at, reason)
+        return play_id
+
+    def reconcile(self, now: dt.datetime) -> int:
+        """Mark plays left ``playing`` by a process that is gone as interrupted; how many."""
+        rows = self._db.execute(
+            "SELECT id, pid FROM plays WHERE outcome = 'playing' AND host = ?", (self.host,)
+        ).fetchall()
+        stale = [play_id for play_id, pid in rows if pid != os.getpid() and not _alive(pid)]
+        for play_id in stale:
+            self.finish(play_id, "interrupted", now, "the program stopped during the play")
+        if stale:
+            logger.warning("Marked %d play(s) left unfinished by a stopped program as interrupted",
+                           len(stale))  # fmt: skip
+        return len(stale)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def plays(self, since: dt.date | None = None, until: dt.date | None = None,
+              announcement: str | None = None, zone: str | None = None) -> Iterator[Play]:  # fmt: skip
+        """Rows in order, filtered by station-local day (inclusive), announcement and zone."""
+        where, params = _filters(since, until, announcement, zone)
+        query = f"SELECT {', '.join(COLUMNS)} FROM plays {where} ORDER BY id"
+        for row in self._db.execute(query, params):
+            yield Play(*row)
+
+    def report(self, since: dt.date, until: dt.date) -> list[dict[str, object]]:
+        """Per day, announcement and zone: how many plays ended each way."""
+        where, params = _filters(since, until, None, None)
+        query = (f"SELECT day, announcement_id, zone, outcome, count(*) FROM plays {where}"
+                 " GROUP BY day, announcement_id, zone, outcome")  # fmt: skip
+        table: dict[tuple[str, str, str], dict[str, object]] = {}
+        for day, announcement, zone, outcome, count in self._db.execute(query, params):
+            row = table.setdefault((day, announcement, zone), {
+                "day": day, "announcement": announcement, "zone": zone,
+                **{o: 0 for o in OUTCOMES[1:]}, "playing": 0,
+            })  # fmt: skip
+            row[outcome] = count
+        return [table[key] for key in sorted(table)]
+
+    def integrity(self) -> str:
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def local(self, text: str | None) -> str:
+        """A stored UTC time shown in the station's time zone."""
+        if not text:
+            return ""
+        return parse_iso(text).astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    def dumps(self, play: Play) -> str:
+        return json.dumps(play.as_dict(), ensure_ascii=False)
+
+
+def _filters(since, until, announcement, zone) -> tuple[str, list[object]]:  # type: ignore[no-untyped-def]
+    clauses, params = [], []
+    if since:
+        clauses.append("day >= ?")
+        params.append(since.isoformat())
+    if until:
+        clauses.append("day <= ?")
+        params.append(until.isoformat())
+    if announcement:
+        clauses.append("announcement_id = ?")
+        params.append(announcement)
+    if zone:
+        clauses.append("zone = ?")
+        params.append(zone)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (without signalling it)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x100000, False, pid)  # SYNCHRONIZE
+        if not handle:
+            return False
+        still = ctypes.windll.kernel32.WaitForSingleObject(handle, 0) == 0x102  # WAIT_TIMEOUT
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return bool(still)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
