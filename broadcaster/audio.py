@@ -29,8 +29,11 @@ logger = logging.getLogger(__name__)
 PREFERRED_RATE_HZ = 48_000
 LATENCY_S = 0.03
 FADE_S = 0.03
-STALL_S = 1.5
+STALL_S = 3.0
 """A stream that takes no audio for this long has failed."""
+WARM_UP_S = 0.2
+"""Audio a new stream must have taken before the first item is queued: a sleeping
+sound server or a just-opened device must not swallow the start of the chime."""
 
 COMPLETED = "completed"
 INTERRUPTED = "interrupted"
@@ -177,6 +180,12 @@ class CardOutput:
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioError(f"cannot open sound card '{self.device.name}': {exc}") from exc
         self.last_callback = time.monotonic()
+        deadline = time.monotonic() + STALL_S
+        while self.frames < WARM_UP_S * self.rate_hz:
+            if time.monotonic() > deadline:
+                self.close()
+                raise AudioError(f"sound card '{self.device.name}' does not take audio")
+            time.sleep(0.01)
         self._watchdog = threading.Thread(target=self._watch, name=f"watchdog-{self.device.name}",
                                           daemon=True)  # fmt: skip
         self._watchdog.start()

@@ -96,6 +96,8 @@ class Recording:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError(f"could not record {zone}.monitor")
             time.sleep(0.01)
+        self.flowing_since = time.monotonic() - self.path.stat().st_size / (2 * channels * RATE)
+        """Estimated monotonic time of the first recorded sample."""
 
     def stop(self) -> np.ndarray:
         """The recording as float samples."""

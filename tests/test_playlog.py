@@ -106,3 +106,19 @@ def test_log_without_a_database_says_so(station, run_cli):
     result = run_cli("log", cwd=station)
     assert result.code == 1
     assert "there is no play log at" in result.err
+
+
+def test_an_old_database_is_migrated_and_keeps_its_counts(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+        old.execute(
+            "INSERT INTO plays (announcement_id, content_hash, zone, trigger, requested_at, outcome,"
+            " host, pid, day) VALUES ('hygiene', 'h', 'square', 'schedule', 'x', 'completed', 'h', 1,"
+            " '2026-11-28')"
+        )
+    log = PlayLog(path)
+    assert log.schema_version == len(MIGRATIONS)
+    report = log.report(dt.date(2026, 11, 28), dt.date(2026, 11, 28))
+    assert [(r["announcement"], r["completed"]) for r in report] == [("hygiene", 1)]
+    log.close()
