@@ -448,6 +448,121 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the station: run, status, stop, skip, send, plan ----------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from broadcaster.daemon import Daemon
+
+    if not args.verbose:
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return Daemon(_config_path(args), make_renderer).run()
+
+
+def _control(args: argparse.Namespace, request: dict[str, object]) -> dict[str, object]:
+    from broadcaster.daemon import call, socket_path
+
+    return call(socket_path(_station_config(args)), request)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    answer = _control(args, {"command": "status"})
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{answer['station']}  {answer['now']}")
+    for zone in answer["zones"]:  # type: ignore[attr-defined]
+        playing = zone["playing"] or "-"
+        print(_("zone {zone}: playing {item}, waiting {waiting}").format(
+            zone=zone["zone"], item=playing, waiting=len(zone["waiting"])))  # fmt: skip
+    for slot in answer["next"][:5]:  # type: ignore[index]
+        print(_("next: {due} {playlist} {items}").format(due=slot["due"], playlist=slot["playlist"],
+                                                         items=", ".join(slot["announcements"])))  # fmt: skip
+    for error in answer["errors"]:  # type: ignore[attr-defined]
+        print(_("error: {message}").format(message=error))
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    answer = _control(args, {"command": "stop", "zones": [args.zone] if args.zone else None})
+    print(_("stopped: {zones}").format(zones=", ".join(answer["stopped"])))  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_skip(args: argparse.Namespace) -> int:
+    answer = _control(args, {"command": "skip", "zones": [args.zone] if args.zone else None})
+    print(_("skipped: {zones}").format(zones=", ".join(answer["skipped"]) or "-"))  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    name = args.announcement
+    if Path(name).suffix in (".yaml", ".yml"):
+        name = str(Path(name).resolve())
+    answer = _control(args, {"command": "send", "announcement": name, "priority": args.priority,
+                             "zones": [args.zone] if args.zone else None})  # fmt: skip
+    print(_("sent {id} to {zones} ({priority})").format(
+        id=answer["sent"], zones=", ".join(answer["zones"]), priority=answer["priority"]))  # type: ignore[arg-type]  # fmt: skip
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from broadcaster.content import Priority as AnnouncementPriority
+    from broadcaster.timetable import in_quiet_hours, occurrences
+
+    content, problems = load_station(args)
+    _print_problems([p for p in problems if p.is_error], out=sys.stderr)
+    config = content.config
+    start = args.start or _now(config)
+    found = occurrences(content, start, start + dt.timedelta(days=args.days))
+    busy_until: dict[str, dt.datetime] = {}
+    rows = [(_("time"), _("playlist"), _("zones"), _("announcements"), _("note"))]
+    for occurrence in found:
+        notes = []
+        local = occurrence.due.astimezone(config.tz)
+        names = list(occurrence.announcements)
+        anns = [content.announcements.get(n) for n in names]
+        missing = [n for n, a in zip(names, anns, strict=True) if a is None]
+        if missing:
+            notes.append(_("unknown or broken: {names}").format(names=", ".join(missing)))
+        expired = [a.id for a in anns if a and not a.is_valid_on(local.date())]
+        if expired:
+            notes.append(_("not valid that day: {names}").format(names=", ".join(expired)))
+        urgent = any(a and a.priority is AnnouncementPriority.EMERGENCY for a in anns)
+        if not urgent and in_quiet_hours(occurrence.due, config.quiet_hours, config.tz):
+            notes.append(_("dropped: quiet hours"))
+        length = dt.timedelta(seconds=sum(_estimate_s(a) for a in anns if a) * occurrence.repeat)
+        for zone in occurrence.zones:
+            if zone in busy_until and busy_until[zone] > occurrence.due:
+                wait = (busy_until[zone] - occurrence.due).total_seconds()
+                notes.append(_("conflict on {zone}: waits {seconds:.0f} s").format(zone=zone, seconds=wait))
+            busy_until[zone] = max(busy_until.get(zone, occurrence.due), occurrence.due) + length
+        rows.append((local.strftime("%m-%d %H:%M:%S"), occurrence.playlist, ",".join(occurrence.zones),
+                     ",".join(names), "; ".join(notes) or "-"))  # fmt: skip
+    _print_table(rows)
+    return 0
+
+
+def _estimate_s(announcement) -> float:  # type: ignore[no-untyped-def]
+    """A rough length for the plan: 0.25 s per character, chime and repeats included."""
+    from broadcaster.content import Pause
+
+    spoken = len(announcement.text) * 0.25 + sum(s.seconds for s in announcement.segments
+                                                 if isinstance(s, Pause))  # fmt: skip
+    total = spoken * announcement.repeat + announcement.gap_s * (announcement.repeat - 1)
+    return total + (2.3 if announcement.chime else 0.0)
+
+
+def _datetime_arg(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 # --- the parser and main -----------------------------------------------------------------
 
 
@@ -525,6 +640,27 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--week", action="store_true", help=_("the seven days up to the day"))
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
     report.set_defaults(func=cmd_report)
+
+    run = commands.add_parser("run", help=_("run the station (in the foreground, for systemd)"))
+    run.set_defaults(func=cmd_run)
+    status = commands.add_parser("status", help=_("what a running station plays, what comes next, errors"))
+    status.add_argument("--json", action="store_true", help=_("print the full answer as JSON"))
+    status.set_defaults(func=cmd_status)
+    for name, func, text in (("stop", cmd_stop, _("stop what plays now (and what waits)")),
+                             ("skip", cmd_skip, _("skip the item that plays now"))):  # fmt: skip
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--zone", help=_("only this zone"))
+        command.set_defaults(func=func)
+    send = commands.add_parser("send", help=_("play an announcement now on a running station"))
+    send.add_argument("announcement", metavar=_("FILE|ID"))
+    send.add_argument("--zone", help=_("only this zone (default: every zone)"))
+    send.add_argument("--priority", choices=("live", "emergency"), default="live",
+                      help=_("emergency cuts whatever plays, even in quiet hours"))  # fmt: skip
+    send.set_defaults(func=cmd_send)
+    plan = commands.add_parser("plan", help=_("what will play when, with conflicts and drops"))
+    plan.add_argument("--days", type=int, default=2, help=_("how many days ahead (default: 2)"))
+    plan.add_argument("--start", type=_datetime_arg, default=None, help=_("start here instead of now"))
+    plan.set_defaults(func=cmd_plan)
     return parser
 
 

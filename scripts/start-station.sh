@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
-# The station daemon is not built yet: for now this checks the bundled content
-# and renders every announcement ahead (what the station does before it plays).
-.venv/bin/broadcaster check
-exec .venv/bin/broadcaster render --all
+# Check the content (problems are printed; the station still starts with the
+# files that are valid), then run the station in the foreground: Ctrl-C stops it.
+.venv/bin/broadcaster check || true
+exec .venv/bin/broadcaster run "$@"

@@ -98,13 +98,16 @@ class Recording:
             time.sleep(0.01)
         self.flowing_since = time.monotonic() - self.path.stat().st_size / (2 * channels * RATE)
         """Estimated monotonic time of the first recorded sample."""
+        self.first_sample_at = time.time() - (time.monotonic() - self.flowing_since)
+        """The same, as wall-clock time."""
 
     def stop(self) -> np.ndarray:
-        """The recording as float samples."""
-        time.sleep(0.3)  # the monitor lags what was played: let the tail arrive
-        self.process.terminate()
-        self.process.wait(10)
-        self._file.close()
+        """The recording as float samples (stopping it the first time)."""
+        if not self._file.closed:
+            time.sleep(0.3)  # the monitor lags what was played: let the tail arrive
+            self.process.terminate()
+            self.process.wait(10)
+            self._file.close()
         data = self.path.read_bytes()
         data = data[: len(data) // (2 * self.channels) * 2 * self.channels]
         samples = np.frombuffer(data, "<i2").astype(np.float32) / 32768

@@ -1,0 +1,452 @@
+"""``broadcaster run``: the composition root of the station.
+
+Starts in dependency order — lock, content, play log, speech, sound cards,
+zone workers, scheduler, control socket, file watcher — and stops in reverse
+in ``finally``. Reloads (SIGHUP or a changed file, debounced) re-check every
+file and swap atomically; a file with errors keeps its last good version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from broadcaster.audio import AudioError
+from broadcaster.config import Config
+from broadcaster.content import (
+    ANNOUNCEMENTS_DIR,
+    CLIPS_DIR,
+    PLAYLISTS_DIR,
+    Announcement,
+    Content,
+    load_announcement,
+    load_content,
+)
+from broadcaster.content import (
+    Priority as AnnouncementPriority,
+)
+from broadcaster.errors import BroadcasterError
+from broadcaster.player import Item, Outputs, Player
+from broadcaster.playlog import PlayLog
+from broadcaster.problems import Problem, Problems
+from broadcaster.render import Renderer
+from broadcaster.scheduler import Scheduler
+from broadcaster.station import Priority, Request, Station
+from broadcaster.timetable import Occurrence, in_quiet_hours
+
+logger = logging.getLogger(__name__)
+
+DEBOUNCE_S = 1.0
+WATCH_S = 0.5
+WATCHDOG_S = 10.0
+
+
+class AlreadyRunningError(BroadcasterError):
+    """Raised when another station already runs on the same folder."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"another station is already running here (lock {path})")
+
+
+def socket_path(config: Config) -> Path:
+    return config.resolve(Path("data") / "broadcaster.sock")
+
+
+def notify(message: str) -> None:
+    """Tell systemd (Type=notify) about our state; nothing happens outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(message.encode(), address)
+        except OSError:
+            logger.debug("could not notify systemd", exc_info=True)
+
+
+class _Lock:
+    """One station per folder: an exclusive lock on a file, released when the process dies."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.file = path.open("a+")
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                msvcrt.locking(self.file.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(self.file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            self.file.close()
+            raise AlreadyRunningError(path) from exc
+
+    def release(self) -> None:
+        self.file.close()
+
+
+def content_signature(root: Path) -> dict[str, tuple[int, int]]:
+    """What the watcher compares: every content file's change time and size."""
+    files = [root / "config.yaml"]
+    for folder in (ANNOUNCEMENTS_DIR, PLAYLISTS_DIR, CLIPS_DIR):
+        if (root / folder).is_dir():
+            files += sorted((root / folder).iterdir())
+    signature = {}
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        signature[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return signature
+
+
+def merge_last_good(old: Content | None, new: Content, problems: Problems) -> Content:
+    """``new``, except that a file with errors keeps its version from ``old``."""
+    if old is None:
+        return new
+    broken = {p.path.resolve() for p in problems if p.is_error}
+    config = old.config if new.config.path and new.config.path.resolve() in broken else new.config
+    announcements = dict(new.announcements)
+    for key, announcement in old.announcements.items():
+        if key not in announcements and announcement.path.resolve() in broken:
+            announcements[key] = announcement
+    playlists = dict(new.playlists)
+    for key, playlist in old.playlists.items():
+        if key not in playlists and playlist.path.resolve() in broken:
+            playlists[key] = playlist
+    return Content(config, announcements, playlists)
+
+
+class Daemon:
+    def __init__(self, config_path: Path | None, renderer_for: Callable[[Config], Renderer],
+                 clock: Callable[[Config], dt.datetime] | None = None) -> None:  # fmt: skip
+        self.config_path = config_path
+        self.renderer_for = renderer_for
+        self._clock = clock or (lambda config: dt.datetime.now(config.tz))
+        self.content: Content | None = None
+        self.items: dict[str, Item] = {}
+        self.errors: list[str] = []
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self._reload_lock = threading.Lock()
+        self.started_at = time.monotonic()
+
+    def clock(self) -> dt.datetime:
+        assert self.content is not None
+        return self._clock(self.content.config)
+
+    # --- content ---------------------------------------------------------------------------------
+
+    def _load(self) -> tuple[Content, Problems]:
+        problems = Problems()
+        today = dt.date.today()
+        content = load_content(self.config_path, problems, today)
+        return merge_last_good(self.content, content, problems), problems
+
+    def _report(self, problems: list[Problem]) -> None:
+        root = self.content.config.root if self.content else Path.cwd()
+        lines = [p.render(root) for p in problems if p.is_error]
+        for line in lines:
+            logger.error("%s", line)
+        self.errors = (lines + self.errors)[:20]
+
+    def _render_all(self, content: Content) -> dict[str, Item]:
+        renderer = self.renderer_for(content.config)
+        items = {}
+        for announcement in content.announcements.values():
+            try:
+                rendered = renderer.render(announcement)
+            except BroadcasterError as exc:
+                self.errors.insert(0, f"{announcement.id}: {exc}")
+                logger.error("Cannot render %s: %s", announcement.id, exc)
+                continue
+            items[announcement.id] = Item(announcement.id, rendered.path.stem, rendered.path,
+                                          rendered.duration_s)  # fmt: skip
+        return items
+
+    def reload(self) -> None:
+        """Re-check every file; render what is new; swap atomically. Broken files keep their last good."""
+        with self._reload_lock:
+            content, problems = self._load()
+            self._report(list(problems))
+            items = self._render_all(content)  # before the swap: new slots never wait for speech
+            if content.config.zones.keys() != self.content.config.zones.keys():  # type: ignore[union-attr]
+                logger.error("Zones changed in config.yaml: restart the station to use them")
+                content = Content(self.content.config, content.announcements, content.playlists)  # type: ignore[union-attr]
+            self.content, self.items = content, items
+            self.scheduler.update(content)
+            self._set_background()
+            logger.info("Reloaded: %d announcements, %d playlists", len(content.announcements),
+                        len(content.playlists))  # fmt: skip
+
+    def _set_background(self) -> None:
+        assert self.content is not None
+        for worker in self.station.workers.values():
+            loop_items, gap = [], 30.0
+            for playlist in self.content.playlists.values():
+                if (
+                    playlist.enabled
+                    and playlist.loop
+                    and (not playlist.zones or worker.zone in playlist.zones)
+                ):
+                    loop_items += [self.items[a] for a in playlist.loop.play if a in self.items]
+                    gap = playlist.loop.gap_s
+            worker.background, worker.background_gap_s = loop_items, gap
+
+    # --- requests ---------------------------------------------------------------------------------
+
+    def on_due(self, occurrence: Occurrence, late_s: float) -> None:
+        content = self.content
+        assert content is not None
+        day = occurrence.due.astimezone(content.config.tz).date()
+        for zone in occurrence.zones:
+            items, priority = [], Priority.SCHEDULED
+            for name in occurrence.announcements * occurrence.repeat:
+                announcement = content.announcements.get(name)
+                item = self.items.get(name)
+                if announcement is None or item is None:
+                    self.log.missed(
+                        name, "", zone, "schedule", occurrence.due, "not available (see the errors)"
+                    )
+                    continue
+                if not announcement.is_valid_on(day):
+                    self.log.missed(name, item.content_hash, zone, "schedule", occurrence.due,
+                                    f"not valid on {day.isoformat()}")  # fmt: skip
+                    continue
+                if announcement.priority is AnnouncementPriority.EMERGENCY:
+                    priority = Priority.EMERGENCY
+                items.append(item)
+            if items and zone in self.station.workers:
+                trigger = "emergency" if priority is Priority.EMERGENCY else "schedule"
+                self.station.submit(Request(tuple(items), zone, priority, trigger, occurrence.due,
+                                            f"{occurrence.playlist}#{occurrence.slot + 1}"))  # fmt: skip
+
+    def send(self, name: str, zones: list[str] | None, priority: str) -> dict[str, object]:
+        """Play an announcement now (the control socket's ``send``)."""
+        content = self.content
+        assert content is not None
+        announcement = self._find(content, name)
+        item = self.items.get(announcement.id)
+        if item is None or self.renderer_for(content.config).cached(announcement) is None:
+            rendered = self.renderer_for(content.config).render(announcement)
+            item = Item(announcement.id, rendered.path.stem, rendered.path, rendered.duration_s)
+        level = Priority.EMERGENCY if priority == "emergency" else Priority.LIVE
+        trigger = "emergency" if level is Priority.EMERGENCY else "manual"
+        targets = zones or list(self.station.workers)
+        unknown = [z for z in targets if z not in self.station.workers]
+        if unknown:
+            raise BroadcasterError(f"unknown zone '{unknown[0]}'")
+        for zone in targets:
+            self.station.submit(Request((item,), zone, level, trigger, self.clock(), announcement.id))
+        return {"sent": announcement.id, "zones": targets, "priority": level.name.lower()}
+
+    def _find(self, content: Content, name: str) -> Announcement:
+        if name in content.announcements:
+            return content.announcements[name]
+        path = Path(name)
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            problems = Problems()
+            announcement = load_announcement(path, content.config.root, problems)
+            if announcement is not None and not problems.has_errors:
+                return announcement
+            raise BroadcasterError("; ".join(p.render() for p in problems if p.is_error))
+        raise BroadcasterError(f"unknown announcement '{name}'")
+
+    def status(self) -> dict[str, object]:
+        assert self.content is not None
+        now = self.clock()
+        from broadcaster.timetable import occurrences
+
+        upcoming = occurrences(self.content, now, now + dt.timedelta(days=1))[:10]
+        cards = {card.device.name: {"alive": card.alive, "underflows": card.underflows}
+                 for card in self.outputs.cards.values()}  # fmt: skip
+        return {
+            "station": self.content.config.station,
+            "now": now.isoformat(timespec="seconds"),
+            "zones": [w.status() for w in self.station.workers.values()],
+            "next": [
+                {
+                    "due": o.due.isoformat(timespec="seconds"),
+                    "playlist": o.playlist,
+                    "announcements": list(o.announcements),
+                    "zones": list(o.zones),
+                }
+                for o in upcoming
+            ],  # fmt: skip
+            "errors": self.errors[:10],
+            "cards": cards,
+            "cache": {"rendered": len(self.items), "announcements": len(self.content.announcements)},
+            "clock_steps": self.scheduler.clock_steps,
+        }
+
+    # --- life cycle -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        content, problems = self._load()
+        self.content = content
+        self._report(list(problems))
+        config = content.config
+        lock = _Lock(config.resolve(Path("data") / "broadcaster.lock"))
+        started: list[Callable[[], None]] = [lock.release]
+        try:
+            self.log = PlayLog(config.resolve(config.play_log), config.timezone)
+            started.append(self.log.close)
+            self.log.reconcile(self.clock())
+            self.items = self._render_all(content)
+            self.outputs = Outputs(config.zones).open()
+            started.append(self.outputs.close)
+            player = Player(self.outputs, self.log, self.clock)
+            self.station = Station(player, list(config.zones), self.clock, self._quiet).start()
+            started.append(self.station.shutdown)
+            self._set_background()
+            self.scheduler = Scheduler(content, self.on_due, self.clock).start()
+            started.append(self.scheduler.shutdown)
+            server = _ControlServer(socket_path(config), self)
+            started.append(server.close)
+            self._signals()
+            watcher = threading.Thread(target=self._watch, name="watcher", daemon=True)
+            watcher.start()
+            notify("READY=1")
+            logger.info("Station %s is on the air (%d zones)", config.station, len(config.zones))
+            self._main_loop()
+            notify("STOPPING=1")
+            return 0
+        finally:
+            for stop in reversed(started):
+                try:
+                    stop()
+                except Exception:  # noqa: BLE001 - keep stopping the rest
+                    logger.exception("while stopping")
+
+    def _quiet(self, moment: dt.datetime) -> bool:
+        config = self.content.config  # type: ignore[union-attr]
+        return in_quiet_hours(moment, config.quiet_hours, config.tz)
+
+    def _signals(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
+
+    def _main_loop(self) -> None:
+        last_ping = 0.0
+        while not self.stopping.wait(0.2):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+            if time.monotonic() - last_ping > WATCHDOG_S / 2 and self._healthy():
+                notify("WATCHDOG=1")
+                last_ping = time.monotonic()
+
+    def _healthy(self) -> bool:
+        """Pings systemd's watchdog only while the scheduler and every card are alive."""
+        return self.scheduler.alive and all(card.alive for card in self.outputs.cards.values())
+
+    def _watch(self) -> None:
+        assert self.content is not None
+        root = self.content.config.root
+        seen = content_signature(root)
+        changed_at = None
+        while not self.stopping.wait(WATCH_S):
+            now = content_signature(root)
+            if now != seen:
+                seen, changed_at = now, time.monotonic()  # editors save in several steps: wait
+            elif changed_at is not None and time.monotonic() - changed_at >= DEBOUNCE_S:
+                changed_at = None
+                logger.info("Files changed: reloading")
+                self.reload_requested.set()
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        daemon: Daemon = self.server.daemon  # type: ignore[attr-defined]
+        try:
+            request = json.loads(self.rfile.readline())
+            answer = self._dispatch(daemon, request)
+        except (BroadcasterError, AudioError, ValueError, KeyError) as exc:
+            answer = {"error": str(exc)}
+        self.wfile.write((json.dumps(answer, ensure_ascii=False) + "\n").encode())
+
+    @staticmethod
+    def _dispatch(daemon: Daemon, request: dict) -> dict:  # type: ignore[type-arg]
+        command = request.get("command")
+        zones = request.get("zones") or None
+        if command == "status":
+            return daemon.status()
+        if command == "send":
+            return daemon.send(request["announcement"], zones, request.get("priority", "live"))
+        workers = [w for z, w in daemon.station.workers.items() if zones is None or z in zones]
+        if command == "stop":
+            for worker in workers:
+                worker.stop_all("stopped by the operator")
+            return {"stopped": [w.zone for w in workers]}
+        if command == "skip":
+            return {"skipped": [w.zone for w in workers if w.skip()]}
+        if command == "reload":
+            daemon.reload_requested.set()
+            return {"reload": "requested"}
+        raise ValueError(f"unknown command {command!r}")
+
+
+class _ControlServer:
+    """The control socket: its file permissions (owner and group) decide who may use it."""
+
+    def __init__(self, path: Path, daemon: Daemon) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        old = os.umask(0o117)  # srw-rw----
+        try:
+            self.server = socketserver.ThreadingUnixStreamServer(str(path), _Handler)
+        finally:
+            os.umask(old)
+        self.server.daemon = daemon  # type: ignore[attr-defined]
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="control", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.path.unlink(missing_ok=True)
+
+
+def call(path: Path, request: dict[str, object], timeout: float = 10.0) -> dict[str, object]:
+    """Send one request to a running station and return its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except FileNotFoundError as exc:
+            raise BroadcasterError(f"no station is running here (no {path})") from exc
+        except PermissionError as exc:
+            raise BroadcasterError(f"not allowed to control the station ({path})") from exc
+        except ConnectionRefusedError as exc:
+            raise BroadcasterError(f"no station is running here ({path} is stale)") from exc
+        sock.sendall((json.dumps(request, ensure_ascii=False) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    answer = json.loads(data or b"{}")
+    if "error" in answer:
+        raise BroadcasterError(str(answer["error"]))
+    return answer

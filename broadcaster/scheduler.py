@@ -1,0 +1,125 @@
+"""Playlists → play requests. The only module that imports APScheduler.
+
+APScheduler wakes us at each slot's next due time (one job per slot, with a
+trigger computed by :mod:`broadcaster.timetable`), and a tick every few
+seconds catches up after clock steps or sleeps. Either way :class:`DueTracker`
+decides: every occurrence between the last check and now is handed on once —
+to be played if it is at most ``grace_s`` late, else logged missed. A clock
+stepped back hands nothing on twice; a clock stepped forward hands on a few
+late slots and logs the rest missed: no storm of duplicate plays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+
+from broadcaster.content import Content
+from broadcaster.timetable import Occurrence, next_due, occurrences
+
+logger = logging.getLogger(__name__)
+
+TICK_S = 5.0
+CLOCK_STEP_S = 2.0
+
+
+class DueTracker:
+    """What fell due since the last look. Pure: the clock is passed in."""
+
+    def __init__(self, content: Content, now: dt.datetime) -> None:
+        self.content = content
+        self.checked_until = now
+
+    def update(self, content: Content) -> None:
+        self.content = content
+
+    def due(self, now: dt.datetime) -> list[Occurrence]:
+        """Occurrences in (last look, now]; nothing when the clock went back."""
+        if now <= self.checked_until:
+            return []
+        found = occurrences(self.content, self.checked_until, now)
+        self.checked_until = now
+        return found
+
+
+class _SlotTrigger(BaseTrigger):
+    """Fires at a slot's next due time, as the timetable computes it."""
+
+    def __init__(self, scheduler: Scheduler, playlist: str, index: int) -> None:
+        self.scheduler, self.playlist, self.index = scheduler, playlist, index
+
+    def get_next_fire_time(self, previous_fire_time, now):  # type: ignore[no-untyped-def]
+        content = self.scheduler.tracker.content
+        playlist = content.playlists.get(self.playlist)
+        if playlist is None or self.index >= len(playlist.slots):
+            return None
+        return next_due(content, playlist, self.index, previous_fire_time or now)
+
+
+class Scheduler:
+    """Hands due occurrences to ``on_due(occurrence, late_s)``."""
+
+    def __init__(self, content: Content, on_due: Callable[[Occurrence, float], None],
+                 clock: Callable[[], dt.datetime]) -> None:  # fmt: skip
+        self.clock = clock
+        self.on_due = on_due
+        self.tracker = DueTracker(content, clock())
+        self._lock = threading.Lock()
+        self._aps = BackgroundScheduler(timezone=content.config.tz,
+                                        job_defaults={"misfire_grace_time": None, "coalesce": True,
+                                                      "max_instances": 1})  # fmt: skip
+        self._last_tick = (time.time(), time.monotonic())
+        self.clock_steps = 0
+        self.last_fired: dt.datetime | None = None
+
+    def start(self) -> Scheduler:
+        self._aps.start()
+        self._install_jobs()
+        self._aps.add_job(self.tick, "interval", seconds=TICK_S, id="tick")
+        logger.info("Scheduler started")
+        return self
+
+    def shutdown(self) -> None:
+        self._aps.shutdown(wait=False)
+
+    def update(self, content: Content) -> None:
+        """New content (after a reload): new jobs; what was already handed on is not repeated."""
+        with self._lock:
+            self.tracker.update(content)
+        self._install_jobs()
+
+    def _install_jobs(self) -> None:
+        for job in self._aps.get_jobs():
+            if job.id != "tick":
+                job.remove()
+        for playlist in self.tracker.content.playlists.values():
+            for index in range(len(playlist.slots)):
+                self._aps.add_job(self.tick, _SlotTrigger(self, playlist.id, index),
+                                  id=f"{playlist.id}#{index}")  # fmt: skip
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._aps.running)
+
+    def tick(self) -> None:
+        """Hand on everything due up to now (called by every job and by the tick)."""
+        wall, mono = time.time(), time.monotonic()
+        step = (wall - self._last_tick[0]) - (mono - self._last_tick[1])
+        self._last_tick = (wall, mono)
+        if abs(step) > CLOCK_STEP_S:
+            self.clock_steps += 1
+            logger.warning("The clock was stepped by %+.0f s", step)
+            self._aps.wakeup()
+        now = self.clock()
+        with self._lock:
+            due = self.tracker.due(now)
+        self.last_fired = now
+        for occurrence in due:
+            late = (now - occurrence.due).total_seconds()
+            self.on_due(occurrence, late)

@@ -1,0 +1,102 @@
+"""The zone worker's rules, on the audio lab: misfires, quiet hours, priorities; and the due tracker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from broadcaster.config import Zone
+from broadcaster.content import load_content
+from broadcaster.pcm import Pcm, write_wav
+from broadcaster.player import Item, Outputs, Player
+from broadcaster.playlog import PlayLog
+from broadcaster.problems import Problems
+from broadcaster.scheduler import DueTracker
+from broadcaster.station import Priority, Request, ZoneWorker
+from tests.conftest import REPO
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def tone(folder: Path, name: str, seconds: float) -> Item:
+    t = np.arange(round(seconds * 48000)) / 48000
+    path = folder / f"{name}.wav"
+    write_wav(path, Pcm((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48000))
+    return Item(name, name, path, seconds)
+
+
+@pytest.fixture
+def worker(lab_here, tmp_path):
+    outputs = Outputs({"a": Zone("a", "zone_a")}).open()
+    log = PlayLog(tmp_path / "log.sqlite")
+    quiet_now = {"on": False}
+    clock = lambda: dt.datetime.now(SHANGHAI)  # noqa: E731
+    worker = ZoneWorker("a", Player(outputs, log, clock), clock, lambda moment: quiet_now["on"]).start()
+    yield worker, log, quiet_now
+    worker.shutdown()
+    outputs.close()
+    log.close()
+
+
+def request(item: Item, priority: Priority, due: dt.datetime | None = None) -> Request:
+    due = due or dt.datetime.now(SHANGHAI)
+    trigger = "emergency" if priority is Priority.EMERGENCY else "schedule"
+    return Request((item,), "a", priority, trigger, due, item.announcement_id)
+
+
+def settled(log: PlayLog, count: int) -> list[tuple[str, str, str]]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        plays = [(p.announcement_id, p.outcome, p.reason) for p in log.plays()]
+        if len(plays) >= count and all(p[1] != "playing" for p in plays):
+            return plays
+        time.sleep(0.05)
+    raise AssertionError([(p.announcement_id, p.outcome) for p in log.plays()])
+
+
+def test_a_request_more_than_5_minutes_late_is_logged_missed(worker, tmp_path):
+    zone, log, _ = worker
+    zone.submit(request(tone(tmp_path, "late", 0.5), Priority.SCHEDULED,
+                        dt.datetime.now(SHANGHAI) - dt.timedelta(minutes=10)))  # fmt: skip
+    assert settled(log, 1) == [("late", "missed", "600 s late (the limit is 300 s)")]
+
+
+def test_quiet_hours_drop_all_but_emergencies(worker, tmp_path):
+    zone, log, quiet = worker
+    quiet["on"] = True
+    zone.submit(request(tone(tmp_path, "notice", 0.5), Priority.SCHEDULED))
+    zone.submit(request(tone(tmp_path, "alarm", 0.5), Priority.EMERGENCY))
+    assert sorted(settled(log, 2)) == [("alarm", "completed", ""), ("notice", "missed", "quiet hours")]
+
+
+def test_waiting_requests_go_by_priority_then_due_time(worker, tmp_path):
+    zone, log, _ = worker
+    now = dt.datetime.now(SHANGHAI)
+    zone.submit(request(tone(tmp_path, "first", 1.0), Priority.SCHEDULED, now))
+    time.sleep(0.2)
+    zone.submit(request(tone(tmp_path, "later", 0.3), Priority.SCHEDULED, now + dt.timedelta(seconds=1)))
+    zone.submit(request(tone(tmp_path, "earlier", 0.3), Priority.SCHEDULED, now))
+    zone.submit(request(tone(tmp_path, "live", 0.3), Priority.LIVE, now + dt.timedelta(seconds=2)))
+    plays = settled(log, 5)
+    # "live" cut "first" (which is played again from its start afterwards).
+    assert [p[:2] for p in plays] == [("first", "interrupted"), ("live", "completed"),
+                                      ("first", "completed"), ("earlier", "completed"),
+                                      ("later", "completed")]  # fmt: skip
+
+
+def test_the_due_tracker_hands_each_slot_on_once_across_clock_steps():
+    content = load_content(REPO / "config.yaml", Problems(), dt.date(2026, 11, 30))
+    start = dt.datetime(2026, 11, 30, 7, 0, tzinfo=SHANGHAI)
+    tracker = DueTracker(content, start)
+    assert tracker.due(start + dt.timedelta(minutes=29)) == []
+    assert [o.due.strftime("%H:%M") for o in tracker.due(start + dt.timedelta(minutes=31))] == ["07:30"]
+    # The clock is stepped back an hour: nothing is handed on again.
+    assert tracker.due(start - dt.timedelta(minutes=30)) == []
+    assert tracker.due(start + dt.timedelta(minutes=31)) == []
+    # Stepped forward three hours: every slot in between comes out once (the player misses the old ones).
+    jumped = tracker.due(start + dt.timedelta(hours=4))
+    assert [o.due.strftime("%H:%M") for o in jumped] == ["08:00", "09:00", "11:00"]
