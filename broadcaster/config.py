@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from broadcaster.fields import FieldError, Fields, parse_bool, parse_choice, parse_window
+from broadcaster.fields import FieldError, Fields, parse_bool, parse_choice, parse_duration, parse_window
 from broadcaster.i18n import UI_LANGUAGES, Msg
 from broadcaster.problems import Problems
 from broadcaster.yamlfile import Map, Scalar, read
@@ -49,6 +49,14 @@ class Zone:
     """1-based channel numbers on the card."""
     volume: float = 1.0
     """Linear gain, 0.0 to 1.0."""
+    power_on: str | None = None
+    """A command that switches the zone's amplifier on (relay, serial line…)."""
+    power_off: str | None = None
+    warm_up_s: float = 2.0
+    """Wait after ``power_on`` before the chime: amplifiers need a moment."""
+    power_off_after_s: float = 60.0
+    """Idle time after the last play before ``power_off`` runs."""
+    power_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,10 @@ def parse_channels(text: str) -> tuple[int, ...]:
     )
 
 
+_ZONE_KEYS = ("device", "channels", "volume", "power_on", "power_off", "warm_up", "power_off_after",
+              "power_timeout")  # fmt: skip
+
+
 def _zones(fields: Fields, problems: Problems) -> dict[str, Zone]:
     node = fields.values.get("zones")
     if node is None:
@@ -195,8 +207,7 @@ def _zones(fields: Fields, problems: Problems) -> dict[str, Zone]:
         if isinstance(value, Scalar):  # short form: "square: zone_a"
             zones[key.value] = Zone(key.value, value.value.strip() or "default")
             continue
-        zone = Fields(value, fields.path, problems, ("device", "channels", "volume"),
-                      Msg.of("a zone"))  # fmt: skip
+        zone = Fields(value, fields.path, problems, _ZONE_KEYS, Msg.of("a zone"))
         channel_nodes = zone.scalars("channels")
         channel_list: list[int] = []
         for item in channel_nodes:
@@ -206,6 +217,11 @@ def _zones(fields: Fields, problems: Problems) -> dict[str, Zone]:
             zone.text("device", required=True) or "default",
             tuple(channel_list) or (1, 2),
             zone.scalar("volume", parse_volume, 1.0),
+            power_on=zone.text("power_on"),
+            power_off=zone.text("power_off"),
+            warm_up_s=zone.scalar("warm_up", parse_duration, 2.0),
+            power_off_after_s=zone.scalar("power_off_after", parse_duration, 60.0),
+            power_timeout_s=zone.scalar("power_timeout", parse_duration, 10.0),
         )
     return zones
 

@@ -312,7 +312,7 @@ class Daemon:
             self.outputs = Outputs(config.zones).open()
             started.append(self.outputs.close)
             player = Player(self.outputs, self.log, self.clock)
-            self.station = Station(player, list(config.zones), self.clock, self._quiet).start()
+            self.station = Station(player, config.zones, self.clock, self._quiet).start()
             started.append(self.station.shutdown)
             self._set_background()
             self.scheduler = Scheduler(content, self.on_due, self.clock).start()

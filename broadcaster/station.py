@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 from broadcaster.audio import INTERRUPTED
+from broadcaster.config import Zone
+from broadcaster.hardware import run_hook
 from broadcaster.player import Item, Player, ZonePlay
 
 logger = logging.getLogger(__name__)
@@ -68,8 +70,12 @@ class ZoneWorker:
     """The one place that decides what plays on one zone."""
 
     def __init__(self, zone: str, player: Player, clock: Callable[[], dt.datetime],
-                 quiet: Callable[[dt.datetime], bool], grace_s: float = GRACE_S) -> None:  # fmt: skip
+                 quiet: Callable[[dt.datetime], bool], grace_s: float = GRACE_S,
+                 hardware: Zone | None = None) -> None:  # fmt: skip
         self.zone, self.player, self.clock, self.quiet, self.grace_s = zone, player, clock, quiet, grace_s
+        self.hardware = hardware
+        self.amplifier_on = False
+        self.hardware_errors: list[str] = []
         self.background: list[Item] = []
         self.background_gap_s = 30.0
         self._background_next = 0
@@ -129,6 +135,8 @@ class ZoneWorker:
                 "priority": current[0].priority.name.lower() if current else None,
                 "elapsed_s": round(current[1].elapsed_s(), 1) if current else None,
                 "waiting": [r.label for r in self._queue],
+                "amplifier_on": self.amplifier_on,
+                "hardware_errors": list(self.hardware_errors),
             }
 
     # --- the worker -------------------------------------------------------------------------------
@@ -137,11 +145,22 @@ class ZoneWorker:
         while True:
             with self._wake:
                 while not self._queue and not self._stopping and not self._background_due():
+                    if self._power_off_due():
+                        break
                     self._wake.wait(0.2)
-                if self._stopping:
-                    return
-                request = self._queue.pop(0) if self._queue else self._background_request()
-            if request is not None:
+                stopping = self._stopping
+                idle = not self._queue and not self._background_due()
+                request = None if stopping or idle else (
+                    self._queue.pop(0) if self._queue else self._background_request()
+                )  # fmt: skip
+            # Hooks run outside the lock: a slow relay must not hold up an emergency's submit().
+            if stopping:
+                if self.amplifier_on:
+                    self._power("power_off")
+                return
+            if idle:
+                self._power("power_off")
+            elif request is not None:
                 self._serve(request)
 
     def _background_due(self) -> bool:
@@ -167,6 +186,9 @@ class ZoneWorker:
         if request.priority < Priority.EMERGENCY and self.quiet(request.due):
             self._miss(request, "quiet hours")
             return
+        if not self.amplifier_on and self.hardware and self.hardware.power_on:
+            self._power("power_on")
+            self._pause_between(self.hardware.warm_up_s)  # amplifiers need a moment before the chime
         for index, item in enumerate(request.items):
             outcome = self._play(request, item)
             if outcome == INTERRUPTED and self._cut_by is not None:
@@ -190,6 +212,21 @@ class ZoneWorker:
                         self._cut_by = None
                     return
         self._idle_since = self.clock()
+
+    def _power(self, what: str) -> None:
+        hardware = self.hardware
+        command = getattr(hardware, what, None) if hardware else None
+        self.amplifier_on = what == "power_on"
+        if hardware is None or not command:
+            return
+        error = run_hook(self.zone, what, command, hardware.power_timeout_s)
+        if error:
+            self.hardware_errors = [error, *self.hardware_errors][:5]
+
+    def _power_off_due(self) -> bool:
+        if not self.amplifier_on or self.hardware is None or self._current is not None:
+            return False
+        return (self.clock() - self._idle_since).total_seconds() >= self.hardware.power_off_after_s
 
     def _pause_between(self, seconds: float) -> bool:
         """Wait ``seconds``; True if a higher-priority request is waiting (or we stop)."""
@@ -226,9 +263,10 @@ class ZoneWorker:
 class Station:
     """All zones' workers."""
 
-    def __init__(self, player: Player, zones: list[str], clock: Callable[[], dt.datetime],
+    def __init__(self, player: Player, zones: dict[str, Zone], clock: Callable[[], dt.datetime],
                  quiet: Callable[[dt.datetime], bool]) -> None:  # fmt: skip
-        self.workers = {zone: ZoneWorker(zone, player, clock, quiet) for zone in zones}
+        self.workers = {name: ZoneWorker(name, player, clock, quiet, hardware=zone)
+                        for name, zone in zones.items()}  # fmt: skip
 
     def start(self) -> Station:
         for worker in self.workers.values():

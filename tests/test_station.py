@@ -100,3 +100,53 @@ def test_the_due_tracker_hands_each_slot_on_once_across_clock_steps():
     # Stepped forward three hours: every slot in between comes out once (the player misses the old ones).
     jumped = tracker.due(start + dt.timedelta(hours=4))
     assert [o.due.strftime("%H:%M") for o in jumped] == ["08:00", "09:00", "11:00"]
+
+
+def test_the_amplifier_is_switched_on_before_and_off_after_a_run_of_plays(lab_here, tmp_path):
+    marks = tmp_path / "relay.txt"
+    script = tmp_path / "relay.sh"
+    script.write_text(f'#!/bin/sh\necho "$1 $(date +%s.%N)" >> {marks}\n')
+    script.chmod(0o755)
+    zone = Zone("a", "zone_a", power_on=f"{script} on", power_off=f"{script} off", warm_up_s=0.5,
+                power_off_after_s=1.0)  # fmt: skip
+    outputs = Outputs({"a": zone}).open()
+    log = PlayLog(tmp_path / "log.sqlite")
+    clock = lambda: dt.datetime.now(SHANGHAI)  # noqa: E731
+    worker = ZoneWorker("a", Player(outputs, log, clock), clock, lambda m: False, hardware=zone).start()
+    try:
+        worker.submit(request(tone(tmp_path, "one", 0.5), Priority.SCHEDULED))
+        worker.submit(request(tone(tmp_path, "two", 0.5), Priority.SCHEDULED))
+        settled(log, 2)
+        deadline = time.monotonic() + 10
+        while "off" not in (marks.read_text() if marks.exists() else "") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.shutdown()
+        outputs.close()
+        log.close()
+    events = [line.split() for line in marks.read_text().splitlines()]
+    assert [e[0] for e in events] == ["on", "off"]  # once for the run of two plays
+    first = next(p for p in PlayLog(tmp_path / "log.sqlite").plays())
+    from broadcaster.playlog import parse_iso
+
+    assert parse_iso(first.started_at).timestamp() - float(events[0][1]) >= 0.5  # the warm-up
+
+
+def test_a_failing_amplifier_command_does_not_stop_the_broadcast(lab_here, tmp_path):
+    zone = Zone("a", "zone_a", power_on="false", power_off="sleep 30", warm_up_s=0, power_timeout_s=0.5,
+                power_off_after_s=0.2)  # fmt: skip
+    outputs = Outputs({"a": zone}).open()
+    log = PlayLog(tmp_path / "log.sqlite")
+    clock = lambda: dt.datetime.now(SHANGHAI)  # noqa: E731
+    worker = ZoneWorker("a", Player(outputs, log, clock), clock, lambda m: False, hardware=zone).start()
+    try:
+        worker.submit(request(tone(tmp_path, "one", 0.5), Priority.SCHEDULED))
+        assert settled(log, 1) == [("one", "completed", "")]
+        time.sleep(1.5)
+        errors = worker.status()["hardware_errors"]
+    finally:
+        worker.shutdown()
+        outputs.close()
+        log.close()
+    assert any("power_on for zone 'a' failed with exit code 1" in e for e in errors), errors
+    assert any("power_off for zone 'a' did not finish within 0.5 s" in e for e in errors), errors
