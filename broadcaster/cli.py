@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -356,11 +357,16 @@ def cmd_play(args: argparse.Namespace) -> int:
         loops = None if args.forever else args.loop
         gap = args.gap if args.gap is not None else (playlist_gap if playlist_gap is not None else 3.0)
         loop = VanLoop(player, next(iter(zones)), items, loops, gap)
+        # Ctrl-C asks the loop to stop (fade, log the play as interrupted) instead of
+        # raising wherever the main thread happens to be.
+        previous = signal.signal(signal.SIGINT, lambda *_: loop.quit("stopped with Ctrl-C"))
         try:
             outcomes = run_interactive(loop)
         except KeyboardInterrupt:
             outcomes = loop.outcomes
             print(_("stopped"), file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGINT, previous)
     finally:
         outputs.close()
         log.close()
