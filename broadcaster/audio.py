@@ -160,6 +160,8 @@ class CardOutput:
         self._watchdog: threading.Thread | None = None
         self._closing = threading.Event()
         self.on_underflow: Callable[[int], None] | None = None
+        self.failure: str | None = None
+        """Why the stream died, until it is opened again."""
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -209,8 +211,8 @@ class CardOutput:
     def play(self, pcm: Pcm, channels: tuple[int, ...], gain: float = 1.0,
              start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
         """Queue ``pcm`` on ``channels`` (0-based); start at ``start_frame`` or as soon as possible."""
-        if self._stream is None or self._closing.is_set():
-            raise AudioError(f"sound card '{self.device.name}' is not open")
+        if self._stream is None or self._closing.is_set() or self.failure:
+            raise AudioError(f"sound card '{self.device.name}' is not available: {self.failure or 'closed'}")
         if max(channels) >= self.channels:
             raise AudioError(f"sound card '{self.device.name}' has no channel {max(channels) + 1}")
         samples = pcm.resampled(self.rate_hz).samples
@@ -298,7 +300,9 @@ class CardOutput:
 
     def _finished(self) -> None:
         if not self._closing.is_set():
-            self._fail_all("the sound card's stream stopped")
+            self.failure = "the sound card's stream stopped"
+            logger.error("%s: %s", self.device.name, self.failure)
+            self._fail_all(self.failure)
 
     def _fail_all(self, reason: str) -> None:
         for playback in [*self._incoming, *self._active, *self._delivering]:
@@ -316,7 +320,22 @@ class CardOutput:
 
     @property
     def alive(self) -> bool:
-        return self._stream is not None and time.monotonic() - self.last_callback < STALL_S
+        return (self._stream is not None and self.failure is None
+                and time.monotonic() - self.last_callback < STALL_S)  # fmt: skip
+
+    def reopen(self) -> bool:
+        """Try to open a dead card's stream again (after its server or device came back)."""
+        self.close("reopening the sound card")
+        self._closing.clear()
+        self.failure = None
+        self.frames = 0
+        try:
+            self.open()
+        except AudioError as exc:
+            self.failure = str(exc)
+            return False
+        logger.warning("%s is back", self.device.name)
+        return True
 
 
 def play_blocking(pcm: Pcm, device: str | None = None) -> None:

@@ -274,7 +274,8 @@ class Daemon:
         from broadcaster.timetable import occurrences
 
         upcoming = occurrences(self.content, now, now + dt.timedelta(days=1))[:10]
-        cards = {card.device.name: {"alive": card.alive, "underflows": card.underflows}
+        cards = {card.device.name: {"alive": card.alive, "underflows": card.underflows,
+                                    "failure": card.failure}
                  for card in self.outputs.cards.values()}  # fmt: skip
         return {
             "station": self.content.config.station,
@@ -289,7 +290,9 @@ class Daemon:
                 }
                 for o in upcoming
             ],  # fmt: skip
-            "errors": self.errors[:10],
+            "errors": ([self.log.problem] if self.log.problem else [])
+            + [f"{c.device.name}: {c.failure}" for c in self.outputs.cards.values() if c.failure]
+            + self.errors[:10],
             "cards": cards,
             "cache": {"rendered": len(self.items), "announcements": len(self.content.announcements)},
             "clock_steps": self.scheduler.clock_steps,
@@ -345,11 +348,17 @@ class Daemon:
             signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
 
     def _main_loop(self) -> None:
-        last_ping = 0.0
+        last_ping = last_flush = 0.0
         while not self.stopping.wait(0.2):
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()
+            if time.monotonic() - last_flush > 5:
+                last_flush = time.monotonic()
+                if self.log.problem:
+                    self.log.flush()  # catch up once the disk is writable again
+                if not all(card.alive for card in self.outputs.cards.values()):
+                    self.outputs.recover()  # a sound server or card that came back
             if time.monotonic() - last_ping > WATCHDOG_S / 2 and self._healthy():
                 notify("WATCHDOG=1")
                 last_ping = time.monotonic()

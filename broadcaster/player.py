@@ -85,6 +85,15 @@ class Outputs:
         for card in self.cards.values():
             card.close()
 
+    def recover(self) -> list[str]:
+        """Reopen cards whose stream died; the names of those still dead."""
+        dead = [card for card in self.cards.values() if not card.alive]
+        if dead and len(dead) == len(self.cards):
+            # Every stream is gone (the sound server restarted): PortAudio may need a
+            # fresh device list; re-reading it is safe only when nothing else plays.
+            _reinitialize()
+        return [card.device.name for card in dead if not card.reopen()]
+
     def __getitem__(self, zone: str) -> ZoneOutput:
         return self.zones[zone]
 
@@ -160,6 +169,16 @@ class Player:
                 self.note_start(play)
                 break
         return self.settle(play, item.duration_s + 30)
+
+
+def _reinitialize() -> None:
+    try:
+        import sounddevice
+
+        sounddevice._terminate()
+        sounddevice._initialize()
+    except Exception:  # noqa: BLE001 - a failed re-read leaves the old list; reopen decides
+        logger.exception("could not re-read the sound devices")
 
 
 def _when(timestamp: float | None) -> dt.datetime:

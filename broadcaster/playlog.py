@@ -10,7 +10,9 @@ Times are UTC ISO 8601 (sortable); ``day`` is the station-local date, for report
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -106,6 +108,14 @@ class Play:
 
 
 COLUMNS = [f.name for f in fields(Play)]
+_WRITTEN = COLUMNS[1:]
+_INSERT = f"INSERT INTO plays ({', '.join(_WRITTEN)}) VALUES ({', '.join('?' * len(_WRITTEN))})"
+_UPDATE = ("UPDATE plays SET outcome = ?, ended_at = ?, reason = ?,"
+           " started_at = coalesce(?, started_at) WHERE id = ?")  # fmt: skip
+
+
+def _row_values(row: dict[str, object]) -> tuple[object, ...]:
+    return tuple(row[name] for name in _WRITTEN)
 
 
 def iso(moment: dt.datetime) -> str:
@@ -125,6 +135,11 @@ class PlayLog:
         self.tz = ZoneInfo(timezone)
         self.host = socket.gethostname()
         self._lock = threading.Lock()
+        self.problem: str | None = None
+        self._unsaved: dict[int, dict[str, object]] = {}
+        self._saved: dict[int, int] = {}
+        self._updates: list[tuple[int, tuple[object, ...]]] = []
+        self._temp_ids = itertools.count(1)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -149,39 +164,90 @@ class PlayLog:
     def schema_version(self) -> int:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
 
-    def _write(self, sql: str, params: tuple | list) -> sqlite3.Cursor:  # type: ignore[type-arg]
-        with self._lock:
-            try:
-                return self._db.execute(sql, params)
-            except sqlite3.Error as exc:
-                raise PlayLogError(f"cannot write the play log {self.path}: {exc}") from exc
-
     # --- writing -----------------------------------------------------------------------------
+    #
+    # A write that fails (disk full, folder unwritable, database locked) never stops
+    # the broadcast: the row is kept in memory under a temporary (negative) id and
+    # written with everything that happened to it at the next successful write.
+    # ``problem`` says what is wrong meanwhile (shown by ``status``).
+
+    def _execute(self, sql: str, params: tuple | list) -> sqlite3.Cursor:  # type: ignore[type-arg]
+        return self._db.execute(sql, params)
+
+    def _failed(self, exc: Exception) -> None:
+        if self.problem is None:
+            logger.error("Cannot write the play log %s: %s (keeping plays in memory)", self.path, exc)
+        self.problem = f"cannot write the play log {self.path}: {exc}"
+
+    def flush(self) -> bool:
+        """Write what is kept in memory; True when nothing is left."""
+        with self._lock:
+            return self._flush()
+
+    def _flush(self) -> bool:
+        if not self._unsaved and not self._updates:
+            return True
+        try:
+            self._execute("BEGIN", ())
+            for temp, row in list(self._unsaved.items()):
+                cursor = self._execute(_INSERT, _row_values(row))
+                self._saved[temp] = int(cursor.lastrowid or 0)
+            for play_id, changes in self._updates:
+                self._execute(_UPDATE, (*changes, self._saved.get(play_id, play_id)))
+            self._execute("COMMIT", ())
+        except (sqlite3.Error, OSError) as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            for temp in self._unsaved:
+                self._saved.pop(temp, None)
+            self._failed(exc)
+            return False
+        logger.warning("The play log is writable again: %d play(s) caught up",
+                       len(self._unsaved) + len(self._updates))  # fmt: skip
+        self._unsaved.clear()
+        self._updates.clear()
+        self.problem = None
+        return True
 
     def start(self, announcement_id: str, content_hash: str, zone: str, trigger: str,
               requested_at: dt.datetime, started_at: dt.datetime | None = None) -> int:  # fmt: skip
         """A play begins: a row with outcome ``playing``; returns its id."""
-        day = requested_at.astimezone(self.tz).date().isoformat()
-        cursor = self._write(
-            "INSERT INTO plays (announcement_id, content_hash, zone, trigger, requested_at,"
-            " started_at, outcome, host, pid, day) VALUES (?, ?, ?, ?, ?, ?, 'playing', ?, ?, ?)",
-            (announcement_id, content_hash, zone, trigger, iso(requested_at),
-             iso(started_at) if started_at else None, self.host, os.getpid(), day),
-        )  # fmt: skip
-        return int(cursor.lastrowid or 0)
-
-    def started(self, play_id: int, started_at: dt.datetime) -> None:
-        self._write("UPDATE plays SET started_at = ? WHERE id = ?", (iso(started_at), play_id))
+        row = {
+            "announcement_id": announcement_id, "content_hash": content_hash, "zone": zone,
+            "trigger": trigger, "requested_at": iso(requested_at),
+            "started_at": iso(started_at) if started_at else None, "ended_at": None,
+            "outcome": "playing", "reason": "", "host": self.host, "pid": os.getpid(),
+            "day": requested_at.astimezone(self.tz).date().isoformat(),
+        }  # fmt: skip
+        with self._lock:
+            if self._flush():
+                try:
+                    return int(self._execute(_INSERT, _row_values(row)).lastrowid or 0)
+                except (sqlite3.Error, OSError) as exc:
+                    self._failed(exc)
+            temp = -next(self._temp_ids)
+            self._unsaved[temp] = row
+            return temp
 
     def finish(self, play_id: int, outcome: str, ended_at: dt.datetime, reason: str = "",
                started_at: dt.datetime | None = None) -> None:  # fmt: skip
         if outcome not in OUTCOMES[1:]:
             raise ValueError(f"not a final outcome: {outcome}")
-        self._write(
-            "UPDATE plays SET outcome = ?, ended_at = ?, reason = ?,"
-            " started_at = coalesce(?, started_at) WHERE id = ?",
-            (outcome, iso(ended_at), reason, iso(started_at) if started_at else None, play_id),
-        )
+        changes = (outcome, iso(ended_at), reason, iso(started_at) if started_at else None)
+        with self._lock:
+            row = self._unsaved.get(play_id)
+            if row is not None:
+                row.update(outcome=outcome, ended_at=changes[1], reason=reason,
+                           started_at=changes[3] or row["started_at"])  # fmt: skip
+                self._flush()
+                return
+            if self._flush():
+                try:
+                    self._execute(_UPDATE, (*changes, play_id))
+                    return
+                except (sqlite3.Error, OSError) as exc:
+                    self._failed(exc)
+            self._updates.append((play_id, changes))
 
     def missed(self, announcement_id: str, content_hash: str, zone: str, trigger: str,
                requested_at: dt.datetime, reason: str) -> int:  # fmt: skip
@@ -191,9 +257,13 @@ class PlayLog:
 
     def reconcile(self, now: dt.datetime) -> int:
         """Mark plays left ``playing`` by a process that is gone as interrupted; how many."""
-        rows = self._db.execute(
-            "SELECT id, pid FROM plays WHERE outcome = 'playing' AND host = ?", (self.host,)
-        ).fetchall()
+        try:
+            rows = self._db.execute(
+                "SELECT id, pid FROM plays WHERE outcome = 'playing' AND host = ?", (self.host,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return 0
         stale = [play_id for play_id, pid in rows if pid != os.getpid() and not _alive(pid)]
         for play_id in stale:
             self.finish(play_id, "interrupted", now, "the program stopped during the play")

@@ -29,6 +29,7 @@ from enum import IntEnum
 
 from broadcaster.audio import INTERRUPTED
 from broadcaster.config import Zone
+from broadcaster.errors import AudioError
 from broadcaster.hardware import run_hook
 from broadcaster.player import Item, Player, ZonePlay
 
@@ -235,7 +236,14 @@ class ZoneWorker:
             return self._cut_by is not None
 
     def _play(self, request: Request, item: Item) -> str:
-        play = self.player.queue(item, self.zone, request.trigger)
+        try:
+            play = self.player.queue(item, self.zone, request.trigger)
+        except (AudioError, OSError) as exc:  # a dead card or an unreadable file: log it, go on
+            row = self.player.log.start(item.announcement_id, item.content_hash, self.zone,
+                                        request.trigger, request.due)  # fmt: skip
+            self.player.log.finish(row, "failed", self.clock(), str(exc))
+            logger.error("%s on %s failed: %s", item.announcement_id, self.zone, exc)
+            return "failed"
         play.requested_at = request.due
         with self._wake:
             self._current = (request, play)

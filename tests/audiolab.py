@@ -38,7 +38,7 @@ class AudioLab:
 
     def start(self) -> AudioLab:
         for sub in ("run", "home"):
-            (self.dir / sub).mkdir(mode=0o700)
+            (self.dir / sub).mkdir(mode=0o700, exist_ok=True)
         loads = [f"--load=module-native-protocol-unix socket={self.socket}"]
         loads += [f"--load=module-null-sink sink_name={z} rate={RATE} channels=2" for z in self.zones]
         self.daemon = subprocess.Popen(
@@ -56,6 +56,12 @@ class AudioLab:
         default = "pcm.!default { type pulse }\nctl.!default { type pulse }\n"
         (self.dir / "home" / ".asoundrc").write_text(pcms + default)
         return self
+
+    def kill_server(self) -> None:
+        """The sound server dies (as when it crashes)."""
+        assert self.daemon is not None
+        self.daemon.kill()
+        self.daemon.wait()
 
     def stop(self) -> None:
         if self.daemon and self.daemon.poll() is None:

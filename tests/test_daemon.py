@@ -129,6 +129,27 @@ def test_a_broken_file_on_reload_keeps_the_last_good_version(running):
     assert [r[3] for r in beeps] == ["completed"] * 3
 
 
+def test_the_broken_file_corpus_dropped_into_a_running_station(running):
+    """Every broken file at once: the station keeps running on its last good content."""
+    station, env = running["station"], running["env"]
+    corpus = Path(__file__).parent / "corpus"
+    for kind in ("announcements", "playlists"):
+        for case in (corpus / kind).glob("*.yaml"):
+            (station / kind / f"bad-{case.name}").write_bytes(case.read_bytes())
+
+    def reported() -> bool:
+        return any("bad-" in e for e in json.loads(cli(station, env, "status", "--json").stdout)["errors"])
+
+    wait_until(reported, 20)
+    assert running["process"].poll() is None
+    sent = cli(station, env, "send", "beep", "--zone", "a")  # beep.yaml is broken too: its last good plays
+    assert sent.returncode == 0, sent.stderr
+    wait_until(lambda: rows(station)[-1][0] == "beep" and rows(station)[-1][3] == "completed", 20)
+    for kind in ("announcements", "playlists"):
+        for path in (station / kind).glob("bad-*"):
+            path.unlink()
+
+
 def test_scheduled_plays_land_on_their_slots(running):
     recording = running["recordings"]["zone_a"]
     samples = recording.stop()

@@ -1,0 +1,201 @@
+"""Faults a station meets in the field, and what it must do about them.
+
+Marked ``faults``; part of the normal test run. docs/reliability.md lists each
+case with its measured result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from broadcaster.playlog import PlayLog
+
+pytestmark = pytest.mark.faults
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 KiB file system of our own, so that the disk can really run full."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:  # ENOSPC: the disk is full
+            pass
+    return filler
+
+
+def test_a_full_disk_keeps_plays_in_memory_and_catches_up(small_disk):
+    log = PlayLog(small_disk / "playlog.sqlite")
+    now = dt.datetime(2026, 11, 29, 8, tzinfo=SHANGHAI)
+    written = log.start("hygiene", "h", "square", "schedule", now, now)
+    filler = fill(small_disk)
+    kept = []
+    for i in range(50):  # plays go on while nothing can be written
+        play = log.start("hotline", "h", "square", "schedule", now + dt.timedelta(minutes=i))
+        log.finish(play, "completed", now + dt.timedelta(minutes=i, seconds=30))
+        kept.append(play)
+    log.finish(written, "completed", now + dt.timedelta(seconds=40))
+    assert log.problem is not None and "cannot write the play log" in log.problem
+    assert all(play < 0 for play in kept[1:])
+    filler.unlink()
+    assert log.flush() is True
+    assert log.problem is None
+    plays = list(log.plays())
+    assert [p.outcome for p in plays] == ["completed"] * 51
+    assert plays[0].announcement_id == "hygiene" and plays[0].ended_at == "2026-11-29T00:00:40.000Z"
+    assert log.integrity() == "ok"
+    log.close()
+
+
+def test_kill_9_at_20_random_moments_leaves_a_sound_database(tmp_path):
+    """A writer killed at random points: the database is intact and every open play is reconciled."""
+    db = tmp_path / "playlog.sqlite"
+    writer = tmp_path / "writer.py"
+    writer.write_text(
+        "import datetime as dt, sys, time\n"
+        "from broadcaster.playlog import PlayLog\n"
+        f"log = PlayLog(__import__('pathlib').Path({str(db)!r}))\n"
+        "now = dt.datetime.now(dt.UTC)\n"
+        "while True:\n"
+        "    play = log.start('hygiene', 'h', 'square', 'schedule', now, now)\n"
+        "    time.sleep(0.001)\n"
+        "    log.finish(play, 'completed', now)\n"
+    )
+    rng = random.Random(20)
+    for _ in range(20):
+        process = subprocess.Popen([sys.executable, str(writer)])
+        time.sleep(0.3 + rng.random() * 0.4)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        log = PlayLog(db)
+        assert log.integrity() == "ok"
+        log.reconcile(dt.datetime.now(dt.UTC))
+        open_plays = [p for p in log.plays() if p.outcome == "playing"]
+        log.close()
+        assert open_plays == []
+    with sqlite3.connect(db) as connection:
+        outcomes = dict(connection.execute("SELECT outcome, count(*) FROM plays GROUP BY outcome").fetchall())
+    assert outcomes["completed"] > 100
+    assert set(outcomes) <= {"completed", "interrupted"}
+
+
+# --- the sound server dies under a running station, then comes back ------------------------------
+
+
+def _cli(station: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=station, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def _wait(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def _rows(station: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(station / "data" / "playlog.sqlite") as db:
+        return db.execute("SELECT announcement_id, outcome, reason FROM plays ORDER BY id").fetchall()
+
+
+@pytest.mark.audio
+def test_the_sound_server_dies_mid_play_and_the_station_recovers(tmp_path):
+    from tests.audiolab import AudioLab
+
+    lab = AudioLab(zones=("zone_a",)).start()
+    station = tmp_path / "station"
+    (station / "announcements").mkdir(parents=True)
+    (station / "config.yaml").write_text("zones:\n  a: {device: zone_a}\n", encoding="utf-8")
+    (station / "announcements" / "long.yaml").write_text(
+        "language: mandarin\nchime: no\nrepeat: 4\ntext: 各位村民请注意，出入戴口罩，勤洗手。\n",
+        encoding="utf-8",
+    )
+    (station / "announcements" / "short.yaml").write_text(
+        "language: mandarin\nchime: no\ntext: 各位村民请注意。\n", encoding="utf-8"
+    )
+    daemon = subprocess.Popen([sys.executable, "-m", "broadcaster", "run"], cwd=station, env=lab.env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _wait(lambda: _cli(station, lab.env, "status").returncode == 0, 60)
+        assert _cli(station, lab.env, "send", "long").returncode == 0
+        _wait(lambda: _rows(station)[-1][1] == "playing", 10)
+        time.sleep(1.0)
+        lab.kill_server()
+        _wait(lambda: _rows(station)[-1][1] != "playing", 10)
+        assert _rows(station)[-1][:2] == ("long", "failed")  # never "completed"
+        status = json.loads(_cli(station, lab.env, "status", "--json").stdout)
+        assert not status["cards"]["zone_a"]["alive"]
+        assert any("zone_a" in error for error in status["errors"])
+        lab.start()  # the server comes back
+
+        def card_alive() -> bool:
+            return json.loads(_cli(station, lab.env, "status", "--json").stdout)["cards"]["zone_a"]["alive"]
+
+        _wait(card_alive, 30)
+        recording = lab.record("zone_a")
+        assert _cli(station, lab.env, "send", "short").returncode == 0
+        _wait(lambda: _rows(station)[-1][:2] == ("short", "completed"), 20)
+        assert recording.stop().max() > 0.05  # really heard
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(20)
+        lab.stop()
+    assert daemon.returncode == 0
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+YAML_BITS = st.sampled_from([
+    "title: ", "language: ", "mandarin", "cantonese", "text: ", "segments:\n", "  - ", "pause: ",
+    "clip: ", "../", "!!python/object:os.system ", "&a ", "*a", "slots:\n", "at: ", "7:30", "every: ",
+    "between: ", "play: ", "[", "]", "{", "}", ":", "\n", "\t", "  ", "\"", "'", "各位村民", "no", "-",
+    "2020-02-30", "30s", "zones: ", "loop:\n", "gap: ", "\ufeff", "#", "%YAML 1.1\n", "---\n", "...",
+])  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(YAML_BITS, max_size=30), raw=st.binary(max_size=40), kind=st.sampled_from(
+    ["announcements", "playlists", "config"]))  # fmt: skip
+def test_check_never_shows_a_traceback(parts, raw, kind, tmp_path_factory):
+    from broadcaster import cli
+    from broadcaster.i18n import set_language
+
+    root = tmp_path_factory.mktemp("fuzz")
+    for folder in ("announcements", "playlists"):
+        (root / folder).mkdir()
+    (root / "announcements" / "hotline.yaml").write_text("language: mandarin\ntext: 热线\n", encoding="utf-8")
+    data = "".join(parts).encode() + raw
+    target = root / "config.yaml" if kind == "config" else root / kind / "fuzz.yaml"
+    target.write_bytes(data)
+    code = cli.main(["--config", str(root / "config.yaml"), "check", str(target)])
+    set_language("en")
+    assert code in (0, 1)
