@@ -179,6 +179,21 @@ def _leading_silence_s(station: Path, announcement: str) -> float:
     return float(np.argmax(np.sqrt(np.mean(frames**2, axis=1)) > 0.01) * window / RATE)
 
 
+def test_the_control_socket_refuses_other_users(running):
+    sock = running["station"] / "data" / "broadcaster.sock"
+    assert oct(sock.stat().st_mode & 0o777) == "0o660"
+    for folder in sock.parents:  # let "nobody" reach the socket file itself
+        if folder == Path("/"):
+            break
+        folder.chmod(folder.stat().st_mode | 0o011)
+    probe = ("import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+             f"try:\n    s.connect({str(sock)!r})\nexcept PermissionError:\n    sys.exit(13)\n")  # fmt: skip
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    as_nobody = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                python, "-c", probe], capture_output=True, timeout=30)  # fmt: skip
+    assert as_nobody.returncode == 13, as_nobody.stderr
+
+
 def test_skip_and_stop_answer(running):
     station, env = running["station"], running["env"]
     assert cli(station, env, "skip").returncode == 0

@@ -199,3 +199,16 @@ def test_check_never_shows_a_traceback(parts, raw, kind, tmp_path_factory):
     code = cli.main(["--config", str(root / "config.yaml"), "check", str(target)])
     set_language("en")
     assert code in (0, 1)
+
+
+@pytest.mark.audio
+def test_a_short_soak_misses_nothing_and_does_not_grow(tmp_path):
+    from tests.soaklib import soak
+
+    result = soak(tmp_path, minutes=2.0)
+    assert result["exit_code"] == 0
+    assert (result["missed"], result["failed"]) == (0, 0)
+    assert result["completed"] == result["slots"]
+    assert result["underflows"] == 0
+    assert result["fd_growth"] <= 2
+    assert result["rss_growth_kib"] < 10 * 1024
