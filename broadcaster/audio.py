@@ -323,6 +323,17 @@ class CardOutput:
         return (self._stream is not None and self.failure is None
                 and time.monotonic() - self.last_callback < STALL_S)  # fmt: skip
 
+    def lost(self, reason: str) -> None:
+        """The card is gone: fail what plays and close the stream, so nothing plays elsewhere."""
+        self.failure = reason
+        self._fail_all(reason)
+        self._closing.set()
+        if self._stream is not None:
+            try:
+                self._stream.abort()
+            except Exception:  # noqa: BLE001 - the stream may already be dead
+                logger.debug("aborting %s failed", self.device.name, exc_info=True)
+
     def reopen(self) -> bool:
         """Try to open a dead card's stream again (after its server or device came back)."""
         self.close("reopening the sound card")

@@ -39,6 +39,7 @@ from broadcaster.errors import BroadcasterError
 from broadcaster.player import Item, Outputs, Player
 from broadcaster.playlog import PlayLog
 from broadcaster.problems import Problem, Problems
+from broadcaster.pulse import SinkWatcher
 from broadcaster.render import Renderer
 from broadcaster.scheduler import Scheduler
 from broadcaster.station import Priority, Request, Station
@@ -314,6 +315,8 @@ class Daemon:
             self.items = self._render_all(content)
             self.outputs = Outputs(config.zones).open()
             started.append(self.outputs.close)
+            watcher = SinkWatcher(self.outputs.sink_removed, self.outputs.sink_added).start()
+            started.append(watcher.stop)
             player = Player(self.outputs, self.log, self.clock)
             self.station = Station(player, config.zones, self.clock, self._quiet).start()
             started.append(self.station.shutdown)
@@ -323,8 +326,7 @@ class Daemon:
             server = _ControlServer(socket_path(config), self)
             started.append(server.close)
             self._signals()
-            watcher = threading.Thread(target=self._watch, name="watcher", daemon=True)
-            watcher.start()
+            threading.Thread(target=self._watch, name="file-watcher", daemon=True).start()
             notify("READY=1")
             logger.info("Station %s is on the air (%d zones)", config.station, len(config.zones))
             self._main_loop()

@@ -52,6 +52,8 @@ class Outputs:
         devices = list_devices() if devices is None else devices
         self.zones: dict[str, ZoneOutput] = {}
         self.cards: dict[int, CardOutput] = {}
+        self.missing: set[str] = set()
+        """Cards whose sink the sound server lost: not reopened until it is back."""
         wanted: dict[int, tuple[Device, int]] = {}
         placed = []
         for zone in zones.values():
@@ -85,9 +87,21 @@ class Outputs:
         for card in self.cards.values():
             card.close()
 
+    def sink_removed(self, name: str) -> None:
+        """The sound server lost the sink behind a card (a pulled USB card)."""
+        self.missing.add(name)
+        for card in self.cards.values():
+            if card.device.name == name:
+                card.lost("the sound card was removed")
+
+    def sink_added(self, name: str) -> None:
+        self.missing.discard(name)
+
     def recover(self) -> list[str]:
         """Reopen cards whose stream died; the names of those still dead."""
-        dead = [card for card in self.cards.values() if not card.alive]
+        dead = [
+            card for card in self.cards.values() if not card.alive and card.device.name not in self.missing
+        ]
         if dead and len(dead) == len(self.cards):
             # Every stream is gone (the sound server restarted): PortAudio may need a
             # fresh device list; re-reading it is safe only when nothing else plays.

@@ -212,3 +212,58 @@ def test_a_short_soak_misses_nothing_and_does_not_grow(tmp_path):
     assert result["underflows"] == 0
     assert result["fd_growth"] <= 2
     assert result["rss_growth_kib"] < 10 * 1024
+
+
+@pytest.mark.audio
+def test_a_card_removed_mid_play_does_not_go_on_in_another_zone(tmp_path):
+    from tests.audiolab import AudioLab, active_seconds
+
+    lab = AudioLab().start()
+    station = tmp_path / "station"
+    (station / "announcements").mkdir(parents=True)
+    (station / "config.yaml").write_text("zones:\n  a: {device: zone_a}\n  b: {device: zone_b}\n",
+                                         encoding="utf-8")  # fmt: skip
+    (station / "announcements" / "long.yaml").write_text(
+        "language: mandarin\nchime: no\nrepeat: 4\ntext: 各位村民请注意，出入戴口罩，勤洗手。\n",
+        encoding="utf-8",
+    )
+    (station / "announcements" / "short.yaml").write_text(
+        "language: mandarin\nchime: no\ntext: 各位村民请注意。\n", encoding="utf-8"
+    )
+    daemon = subprocess.Popen([sys.executable, "-m", "broadcaster", "run"], cwd=station, env=lab.env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def pactl(*args: str) -> str:
+        return subprocess.run(
+            ["pactl", *args], env=lab.env, capture_output=True, text=True, check=True
+        ).stdout
+
+    try:
+        _wait(lambda: _cli(station, lab.env, "status").returncode == 0, 60)
+        other = lab.record("zone_b")
+        assert _cli(station, lab.env, "send", "long", "--zone", "a").returncode == 0
+        _wait(lambda: _rows(station)[-1][1] == "playing", 10)
+        time.sleep(1.0)
+        module = next(line.split()[0] for line in pactl("list", "short", "modules").splitlines()
+                      if "sink_name=zone_a" in line)  # fmt: skip
+        pactl("unload-module", module)  # the USB card is pulled
+        _wait(lambda: _rows(station)[-1][1] != "playing", 10)
+        time.sleep(2.0)
+        leaked = active_seconds(other.stop())
+        print(f"leaked into zone b: {leaked:.3f} s")
+        assert _rows(station)[-1] == ("long", "failed", "the sound card was removed")
+        assert leaked < 0.2, f"{leaked:.2f} s of zone a's announcement played in zone b"
+        pactl("load-module", "module-null-sink", "sink_name=zone_a", "rate=48000", "channels=2")
+
+        def card_back() -> bool:
+            status = json.loads(_cli(station, lab.env, "status", "--json").stdout)
+            return bool(status["cards"]["zone_a"]["alive"])
+
+        _wait(card_back, 30)
+        assert _cli(station, lab.env, "send", "short", "--zone", "a").returncode == 0
+        _wait(lambda: _rows(station)[-1][:2] == ("short", "completed"), 20)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(20)
+        lab.stop()
+    assert daemon.returncode == 0
