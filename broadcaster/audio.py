@@ -336,6 +336,8 @@ class CardOutput:
 
     def reopen(self) -> bool:
         """Try to open a dead card's stream again (after its server or device came back)."""
+        if self.device.index < 0:
+            return False  # still not found
         self.close("reopening the sound card")
         self._closing.clear()
         self.failure = None

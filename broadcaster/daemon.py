@@ -313,7 +313,7 @@ class Daemon:
             started.append(self.log.close)
             self.log.reconcile(self.clock())
             self.items = self._render_all(content)
-            self.outputs = Outputs(config.zones).open()
+            self.outputs = Outputs(config.zones, tolerate_missing=True).open()
             started.append(self.outputs.close)
             watcher = SinkWatcher(self.outputs.sink_removed, self.outputs.sink_added).start()
             started.append(watcher.stop)
@@ -366,8 +366,14 @@ class Daemon:
                 last_ping = time.monotonic()
 
     def _healthy(self) -> bool:
-        """Pings systemd's watchdog only while the scheduler and every card are alive."""
-        return self.scheduler.alive and all(card.alive for card in self.outputs.cards.values())
+        """Pings systemd's watchdog only while the scheduler and the outputs work.
+
+        A card that is known to be gone (failed, reported, retried every 5 s) does not
+        stop the pings: a restart would not bring it back. A card whose stream is open
+        but has stopped taking audio (a hang) does.
+        """
+        cards = self.outputs.cards.values()
+        return self.scheduler.alive and all(card.alive or card.failure for card in cards)
 
     def _watch(self) -> None:
         assert self.content is not None

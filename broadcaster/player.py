@@ -15,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from broadcaster.audio import COMPLETED, FAILED, CardOutput, Device, Playback, find_device, list_devices
+from broadcaster.audio import (
+    COMPLETED,
+    FAILED,
+    PREFERRED_RATE_HZ,
+    CardOutput,
+    Device,
+    Playback,
+    find_device,
+    list_devices,
+)
 from broadcaster.config import Zone
 from broadcaster.errors import AudioError
 from broadcaster.pcm import read_wav
@@ -48,19 +57,27 @@ class ZoneOutput:
 class Outputs:
     """The station's zones, each on its card; cards opened once and kept open."""
 
-    def __init__(self, zones: dict[str, Zone], devices: list[Device] | None = None) -> None:
+    def __init__(self, zones: dict[str, Zone], devices: list[Device] | None = None,
+                 tolerate_missing: bool = False) -> None:  # fmt: skip
+        """With ``tolerate_missing`` a card that is not there gets a placeholder that fails
+        its plays (with the reason) until :meth:`recover` finds it; otherwise it is an error."""
         devices = list_devices() if devices is None else devices
+        self.tolerate_missing = tolerate_missing
         self.zones: dict[str, ZoneOutput] = {}
         self.cards: dict[int, CardOutput] = {}
         self.missing: set[str] = set()
         """Cards whose sink the sound server lost: not reopened until it is back."""
         wanted: dict[int, tuple[Device, int]] = {}
         placed = []
+        absent: dict[str, Device] = {}
         for zone in zones.values():
             try:
                 device = find_device(zone.device, devices)
             except AudioError as exc:
-                raise AudioError(f"zone '{zone.name}': {exc}") from exc
+                if not tolerate_missing:
+                    raise AudioError(f"zone '{zone.name}': {exc}") from exc
+                placeholder = Device(-1 - len(absent), zone.device, max(2, *zone.channels), PREFERRED_RATE_HZ)
+                device = absent.setdefault(zone.device, placeholder)
             width = max(max(zone.channels), wanted.get(device.index, (device, 0))[1])
             if width > device.channels:
                 raise AudioError(f"zone '{zone.name}': '{device.name}' has only {device.channels} channels")
@@ -68,19 +85,26 @@ class Outputs:
             placed.append((zone, device))
         for index, (device, width) in wanted.items():
             self.cards[index] = CardOutput(device, channels=max(width, min(2, device.channels)))
+            if index < 0:
+                self.cards[index].failure = f"sound card '{device.name}' not found"
         for zone, device in placed:
             channels = tuple(c - 1 for c in zone.channels)
             self.zones[zone.name] = ZoneOutput(zone.name, self.cards[device.index], channels, zone.volume)
 
     def open(self) -> Outputs:
         opened = []
-        try:
-            for card in self.cards.values():
+        for card in self.cards.values():
+            if card.failure:
+                continue  # a placeholder for a card that is not there
+            try:
                 opened.append(card.open())
-        except AudioError:
-            for card in opened:
-                card.close()
-            raise
+            except AudioError as exc:
+                if not self.tolerate_missing:
+                    for other in opened:
+                        other.close()
+                    raise
+                card.failure = str(exc)
+                logger.error("%s (the station starts without it and keeps trying)", exc)
         return self
 
     def close(self) -> None:
@@ -98,14 +122,23 @@ class Outputs:
         self.missing.discard(name)
 
     def recover(self) -> list[str]:
-        """Reopen cards whose stream died; the names of those still dead."""
-        dead = [
-            card for card in self.cards.values() if not card.alive and card.device.name not in self.missing
-        ]
-        if dead and len(dead) == len(self.cards):
-            # Every stream is gone (the sound server restarted): PortAudio may need a
-            # fresh device list; re-reading it is safe only when nothing else plays.
+        """Reopen cards whose stream died or that were not there; the names of those still dead."""
+        dead = [c for c in self.cards.values() if not c.alive and c.device.name not in self.missing]
+        if not dead:
+            return []
+        busy = any(card.busy for card in self.cards.values() if card.alive)
+        if not busy and (len(dead) == len(self.cards) or any(c.device.index < 0 for c in dead)):
+            # PortAudio reads the device list once: a card plugged in later, or a restarted
+            # sound server, needs it read again, which closes every stream. Only when
+            # nothing plays; idle streams are opened again right away.
             _reinitialize()
+            devices = list_devices()
+            for card in self.cards.values():
+                try:
+                    card.device = find_device(card.device.name, devices)
+                except AudioError:
+                    continue
+            dead = [c for c in self.cards.values() if c.device.name not in self.missing]
         return [card.device.name for card in dead if not card.reopen()]
 
     def __getitem__(self, zone: str) -> ZoneOutput:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+import yaml.reader
 from yaml.composer import Composer
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.parser import Parser
@@ -190,7 +191,11 @@ def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
     """Parse one YAML document; None (with problems added) when it cannot be read."""
     if _find_tabs(text, path, problems):
         return None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a control character, found before parsing starts
+        _control_character(text, exc, path, problems)
+        return None
     try:
         node = loader.get_single_node()
     except _Refused as exc:
@@ -203,6 +208,9 @@ def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
         hint = next((h for key, h in _SYNTAX_HINTS.items() if key in str(exc)), None)
         problems.error(path, line, column, Msg.of("YAML syntax error: {detail}", detail=detail), hint)
         return None
+    except yaml.reader.ReaderError as exc:
+        _control_character(text, exc, path, problems)
+        return None
     except yaml.YAMLError as exc:
         problems.error(path, 1, 1, Msg.of("YAML syntax error: {detail}", detail=str(exc)))
         return None
@@ -214,6 +222,16 @@ def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
     if node is None:
         return None
     return _convert(node, path, problems)
+
+
+def _control_character(text: str, exc: yaml.reader.ReaderError, path: Path, problems: Problems) -> None:
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    code = f"U+{exc.character:04X}"
+    problems.error(path, line, column,
+                   Msg.of("the file contains an invisible control character (code {code})", code=code),
+                   Msg.of("delete it, or copy the text into a new file"))  # fmt: skip
 
 
 def read(path: Path, problems: Problems) -> Node | None:

@@ -6,6 +6,7 @@ case with its measured result.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import random
@@ -119,30 +120,64 @@ def _wait(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.1)
 
 
+def pactl(lab, *args: str) -> str:  # type: ignore[no-untyped-def]
+    done = subprocess.run(["pactl", *args], env=lab.env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def unload_sink(lab, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Take a sink away, as when its USB card is pulled."""
+    module = next(line.split()[0] for line in pactl(lab, "list", "short", "modules").splitlines()
+                  if f"sink_name={name}" in line)  # fmt: skip
+    pactl(lab, "unload-module", module)
+
+
+def load_sink(lab, name: str) -> None:  # type: ignore[no-untyped-def]
+    pactl(lab, "load-module", "module-null-sink", f"sink_name={name}", "rate=48000", "channels=2")
+
+
+def card_alive(station: Path, env: dict[str, str], card: str) -> bool:
+    status = json.loads(_cli(station, env, "status", "--json").stdout)
+    return bool(status["cards"][card]["alive"])
+
+
 def _rows(station: Path) -> list[tuple[str, str, str]]:
     with sqlite3.connect(station / "data" / "playlog.sqlite") as db:
         return db.execute("SELECT announcement_id, outcome, reason FROM plays ORDER BY id").fetchall()
 
 
-@pytest.mark.audio
-def test_the_sound_server_dies_mid_play_and_the_station_recovers(tmp_path):
+@contextlib.contextmanager
+def running_station(folder: Path, zones: tuple[str, ...], before_start=None):  # type: ignore[no-untyped-def]
+    """A lab of its own (its server may be killed), a station with a long and a short
+    announcement on one zone per sink, and ``broadcaster run`` answering."""
     from tests.audiolab import AudioLab
 
-    lab = AudioLab(zones=("zone_a",)).start()
-    station = tmp_path / "station"
+    lab = AudioLab(zones=zones).start()
+    station = folder / "station"
     (station / "announcements").mkdir(parents=True)
-    (station / "config.yaml").write_text("zones:\n  a: {device: zone_a}\n", encoding="utf-8")
-    (station / "announcements" / "long.yaml").write_text(
-        "language: mandarin\nchime: no\nrepeat: 4\ntext: 各位村民请注意，出入戴口罩，勤洗手。\n",
-        encoding="utf-8",
-    )
-    (station / "announcements" / "short.yaml").write_text(
-        "language: mandarin\nchime: no\ntext: 各位村民请注意。\n", encoding="utf-8"
-    )
+    config = "zones:\n" + "".join(f"  {z[-1]}: {{device: {z}}}\n" for z in zones)
+    (station / "config.yaml").write_text(config, encoding="utf-8")
+    for name, body in (("long", "repeat: 4\ntext: 各位村民请注意，出入戴口罩，勤洗手。"),
+                       ("short", "text: 各位村民请注意。")):  # fmt: skip
+        (station / "announcements" / f"{name}.yaml").write_text(
+            f"language: mandarin\nchime: no\n{body}\n", encoding="utf-8"
+        )
+    if before_start:
+        before_start(lab)
     daemon = subprocess.Popen([sys.executable, "-m", "broadcaster", "run"], cwd=station, env=lab.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         _wait(lambda: _cli(station, lab.env, "status").returncode == 0, 60)
+        yield lab, station, daemon
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(20)
+        lab.stop()
+
+
+@pytest.mark.audio
+def test_the_sound_server_dies_mid_play_and_the_station_recovers(tmp_path):
+    with running_station(tmp_path, ("zone_a",)) as (lab, station, daemon):
         assert _cli(station, lab.env, "send", "long").returncode == 0
         _wait(lambda: _rows(station)[-1][1] == "playing", 10)
         time.sleep(1.0)
@@ -153,19 +188,11 @@ def test_the_sound_server_dies_mid_play_and_the_station_recovers(tmp_path):
         assert not status["cards"]["zone_a"]["alive"]
         assert any("zone_a" in error for error in status["errors"])
         lab.start()  # the server comes back
-
-        def card_alive() -> bool:
-            return json.loads(_cli(station, lab.env, "status", "--json").stdout)["cards"]["zone_a"]["alive"]
-
-        _wait(card_alive, 30)
+        _wait(lambda: card_alive(station, lab.env, "zone_a"), 30)
         recording = lab.record("zone_a")
         assert _cli(station, lab.env, "send", "short").returncode == 0
         _wait(lambda: _rows(station)[-1][:2] == ("short", "completed"), 20)
         assert recording.stop().max() > 0.05  # really heard
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(20)
-        lab.stop()
     assert daemon.returncode == 0
 
 
@@ -216,54 +243,39 @@ def test_a_short_soak_misses_nothing_and_does_not_grow(tmp_path):
 
 @pytest.mark.audio
 def test_a_card_removed_mid_play_does_not_go_on_in_another_zone(tmp_path):
-    from tests.audiolab import AudioLab, active_seconds
+    from tests.audiolab import active_seconds
 
-    lab = AudioLab().start()
-    station = tmp_path / "station"
-    (station / "announcements").mkdir(parents=True)
-    (station / "config.yaml").write_text("zones:\n  a: {device: zone_a}\n  b: {device: zone_b}\n",
-                                         encoding="utf-8")  # fmt: skip
-    (station / "announcements" / "long.yaml").write_text(
-        "language: mandarin\nchime: no\nrepeat: 4\ntext: 各位村民请注意，出入戴口罩，勤洗手。\n",
-        encoding="utf-8",
-    )
-    (station / "announcements" / "short.yaml").write_text(
-        "language: mandarin\nchime: no\ntext: 各位村民请注意。\n", encoding="utf-8"
-    )
-    daemon = subprocess.Popen([sys.executable, "-m", "broadcaster", "run"], cwd=station, env=lab.env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-
-    def pactl(*args: str) -> str:
-        return subprocess.run(
-            ["pactl", *args], env=lab.env, capture_output=True, text=True, check=True
-        ).stdout
-
-    try:
-        _wait(lambda: _cli(station, lab.env, "status").returncode == 0, 60)
+    with running_station(tmp_path, ("zone_a", "zone_b")) as (lab, station, daemon):
         other = lab.record("zone_b")
         assert _cli(station, lab.env, "send", "long", "--zone", "a").returncode == 0
         _wait(lambda: _rows(station)[-1][1] == "playing", 10)
         time.sleep(1.0)
-        module = next(line.split()[0] for line in pactl("list", "short", "modules").splitlines()
-                      if "sink_name=zone_a" in line)  # fmt: skip
-        pactl("unload-module", module)  # the USB card is pulled
+        unload_sink(lab, "zone_a")  # the USB card is pulled
         _wait(lambda: _rows(station)[-1][1] != "playing", 10)
         time.sleep(2.0)
         leaked = active_seconds(other.stop())
-        print(f"leaked into zone b: {leaked:.3f} s")
         assert _rows(station)[-1] == ("long", "failed", "the sound card was removed")
         assert leaked < 0.2, f"{leaked:.2f} s of zone a's announcement played in zone b"
-        pactl("load-module", "module-null-sink", "sink_name=zone_a", "rate=48000", "channels=2")
-
-        def card_back() -> bool:
-            status = json.loads(_cli(station, lab.env, "status", "--json").stdout)
-            return bool(status["cards"]["zone_a"]["alive"])
-
-        _wait(card_back, 30)
+        load_sink(lab, "zone_a")
+        _wait(lambda: card_alive(station, lab.env, "zone_a"), 30)
         assert _cli(station, lab.env, "send", "short", "--zone", "a").returncode == 0
         _wait(lambda: _rows(station)[-1][:2] == ("short", "completed"), 20)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(20)
-        lab.stop()
+    assert daemon.returncode == 0
+
+
+@pytest.mark.audio
+def test_a_card_missing_at_start_fails_its_plays_then_is_found(tmp_path):
+    with running_station(tmp_path, ("zone_a", "zone_c"), lambda lab: unload_sink(lab, "zone_c")) as (
+        lab, station, daemon,
+    ):  # fmt: skip
+        assert not card_alive(station, lab.env, "zone_c")
+        assert _cli(station, lab.env, "send", "short", "--zone", "c").returncode == 0
+        _wait(lambda: _rows(station) and _rows(station)[-1][1] == "failed", 10)
+        assert _rows(station)[-1][2].startswith("sound card 'zone_c' is not available")
+        assert _cli(station, lab.env, "send", "short", "--zone", "a").returncode == 0  # the rest plays
+        _wait(lambda: _rows(station)[-1][:2] == ("short", "completed"), 20)
+        load_sink(lab, "zone_c")  # the card is plugged in
+        _wait(lambda: card_alive(station, lab.env, "zone_c"), 30)
+        assert _cli(station, lab.env, "send", "short", "--zone", "c").returncode == 0
+        _wait(lambda: len(_rows(station)) == 3 and _rows(station)[-1][1] == "completed", 20)
     assert daemon.returncode == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -29,17 +30,26 @@ def tone(folder: Path, name: str, seconds: float) -> Item:
     return Item(name, name, path, seconds)
 
 
+@contextlib.contextmanager
+def zone_worker(folder: Path, zone: Zone, quiet=lambda moment: False):  # type: ignore[no-untyped-def]
+    """A worker for ``zone`` on the audio lab, with its own play log."""
+    outputs = Outputs({zone.name: zone}).open()
+    log = PlayLog(folder / "log.sqlite")
+    clock = lambda: dt.datetime.now(SHANGHAI)  # noqa: E731
+    worker = ZoneWorker(zone.name, Player(outputs, log, clock), clock, quiet, hardware=zone).start()
+    try:
+        yield worker, log
+    finally:
+        worker.shutdown()
+        outputs.close()
+        log.close()
+
+
 @pytest.fixture
 def worker(lab_here, tmp_path):
-    outputs = Outputs({"a": Zone("a", "zone_a")}).open()
-    log = PlayLog(tmp_path / "log.sqlite")
     quiet_now = {"on": False}
-    clock = lambda: dt.datetime.now(SHANGHAI)  # noqa: E731
-    worker = ZoneWorker("a", Player(outputs, log, clock), clock, lambda moment: quiet_now["on"]).start()
-    yield worker, log, quiet_now
-    worker.shutdown()
-    outputs.close()
-    log.close()
+    with zone_worker(tmp_path, Zone("a", "zone_a"), lambda moment: quiet_now["on"]) as (worker, log):
+        yield worker, log, quiet_now
 
 
 def request(item: Item, priority: Priority, due: dt.datetime | None = None) -> Request:
@@ -109,21 +119,13 @@ def test_the_amplifier_is_switched_on_before_and_off_after_a_run_of_plays(lab_he
     script.chmod(0o755)
     zone = Zone("a", "zone_a", power_on=f"{script} on", power_off=f"{script} off", warm_up_s=0.5,
                 power_off_after_s=1.0)  # fmt: skip
-    outputs = Outputs({"a": zone}).open()
-    log = PlayLog(tmp_path / "log.sqlite")
-    clock = lambda: dt.datetime.now(SHANGHAI)  # noqa: E731
-    worker = ZoneWorker("a", Player(outputs, log, clock), clock, lambda m: False, hardware=zone).start()
-    try:
+    with zone_worker(tmp_path, zone) as (worker, log):
         worker.submit(request(tone(tmp_path, "one", 0.5), Priority.SCHEDULED))
         worker.submit(request(tone(tmp_path, "two", 0.5), Priority.SCHEDULED))
         settled(log, 2)
         deadline = time.monotonic() + 10
         while "off" not in (marks.read_text() if marks.exists() else "") and time.monotonic() < deadline:
             time.sleep(0.1)
-    finally:
-        worker.shutdown()
-        outputs.close()
-        log.close()
     events = [line.split() for line in marks.read_text().splitlines()]
     assert [e[0] for e in events] == ["on", "off"]  # once for the run of two plays
     first = next(p for p in PlayLog(tmp_path / "log.sqlite").plays())
@@ -135,18 +137,10 @@ def test_the_amplifier_is_switched_on_before_and_off_after_a_run_of_plays(lab_he
 def test_a_failing_amplifier_command_does_not_stop_the_broadcast(lab_here, tmp_path):
     zone = Zone("a", "zone_a", power_on="false", power_off="sleep 30", warm_up_s=0, power_timeout_s=0.5,
                 power_off_after_s=0.2)  # fmt: skip
-    outputs = Outputs({"a": zone}).open()
-    log = PlayLog(tmp_path / "log.sqlite")
-    clock = lambda: dt.datetime.now(SHANGHAI)  # noqa: E731
-    worker = ZoneWorker("a", Player(outputs, log, clock), clock, lambda m: False, hardware=zone).start()
-    try:
+    with zone_worker(tmp_path, zone) as (worker, log):
         worker.submit(request(tone(tmp_path, "one", 0.5), Priority.SCHEDULED))
         assert settled(log, 1) == [("one", "completed", "")]
         time.sleep(1.5)
         errors = worker.status()["hardware_errors"]
-    finally:
-        worker.shutdown()
-        outputs.close()
-        log.close()
     assert any("power_on for zone 'a' failed with exit code 1" in e for e in errors), errors
     assert any("power_off for zone 'a' did not finish within 0.5 s" in e for e in errors), errors
