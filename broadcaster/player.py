@@ -76,6 +76,7 @@ class Outputs:
             except AudioError as exc:
                 if not tolerate_missing:
                     raise AudioError(f"zone '{zone.name}': {exc}") from exc
+                logger.error("zone '%s': %s (its plays fail until the card is there)", zone.name, exc)
                 placeholder = Device(-1 - len(absent), zone.device, max(2, *zone.channels), PREFERRED_RATE_HZ)
                 device = absent.setdefault(zone.device, placeholder)
             width = max(max(zone.channels), wanted.get(device.index, (device, 0))[1])
