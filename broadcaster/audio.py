@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,7 +158,6 @@ class CardOutput:
         self._stream = None
         self._watchdog: threading.Thread | None = None
         self._closing = threading.Event()
-        self.on_underflow: Callable[[int], None] | None = None
         self.failure: str | None = None
         """Why the stream died, until it is opened again."""
 
@@ -220,20 +218,9 @@ class CardOutput:
         self._incoming.append(playback)
         return playback
 
-    def stop_all(self, reason: str, fade_s: float = FADE_S) -> None:
-        for playback in [*self._incoming, *self._active]:
-            playback.stop(reason, fade_s, self.rate_hz)
-
     @property
     def busy(self) -> bool:
         return bool(self._incoming or self._active)
-
-    def time_of_frame(self, frame: int) -> float:
-        """Wall-clock time (time.time()) at which ``frame`` reaches the card, estimated."""
-        return self._frame_time_base + (frame - self._frame_base) / self.rate_hz
-
-    _frame_time_base = 0.0
-    _frame_base = 0
 
     # --- the audio thread --------------------------------------------------------------------
 
@@ -250,12 +237,9 @@ class CardOutput:
         self.last_callback = time.monotonic()
         if status.output_underflow:
             self.underflows += 1
-            if self.on_underflow:
-                self.on_underflow(self.underflows)
         dac = timeinfo.outputBufferDacTime
         self._clock_offset = now - timeinfo.currentTime if timeinfo.currentTime else 0.0
         dac_wall = dac + self._clock_offset if dac else now + self.latency_s
-        self._frame_time_base, self._frame_base = dac_wall, self.frames
         # Anything whose last buffer is now at the converter has been delivered.
         for playback in list(self._delivering):
             if playback._end_dac is not None and dac_wall >= playback._end_dac:

@@ -209,15 +209,6 @@ class Player:
                     play.playback.reason)  # fmt: skip
         return outcome
 
-    def play(self, item: Item, zone: str, trigger: str) -> str:
-        """Play ``item`` on ``zone`` to its end; the outcome (``completed`` when delivered)."""
-        play = self.queue(item, zone, trigger)
-        while not play.playback.done.wait(0.01):
-            if play.started:
-                self.note_start(play)
-                break
-        return self.settle(play, item.duration_s + 30)
-
 
 def _reinitialize() -> None:
     try:
