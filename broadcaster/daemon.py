@@ -168,7 +168,7 @@ class Daemon:
         self.errors = (lines + self.errors)[:20]
 
     def _render_all(self, content: Content) -> dict[str, Item]:
-        renderer = self.renderer_for(content.config)
+        renderer = self.renderer = self.renderer_for(content.config)
         items = {}
         for announcement in content.announcements.values():
             try:
@@ -244,8 +244,8 @@ class Daemon:
         assert content is not None
         announcement = self._find(content, name)
         item = self.items.get(announcement.id)
-        if item is None or self.renderer_for(content.config).cached(announcement) is None:
-            rendered = self.renderer_for(content.config).render(announcement)
+        if item is None:  # a file from outside the station: render it now (cached next time)
+            rendered = self.renderer.render(announcement)
             item = Item(announcement.id, rendered.path.stem, rendered.path, rendered.duration_s)
         level = Priority.EMERGENCY if priority == "emergency" else Priority.LIVE
         trigger = "emergency" if level is Priority.EMERGENCY else "manual"
