@@ -3,8 +3,10 @@
 WAL with ``synchronous=FULL`` so that a committed row survives a power cut;
 the schema is versioned (``PRAGMA user_version``) and migrated forward on open.
 A row is written with outcome ``playing`` when a play starts and finished with
-``completed``, ``interrupted``, ``failed`` or ``missed``; rows still ``playing``
-from a process that no longer runs are marked ``interrupted`` at the next start.
+``completed``, ``dropout`` (the whole item reached the card, with audible gaps),
+``interrupted``, ``failed`` or ``missed``; rows still ``playing`` from a process
+that no longer runs are marked ``interrupted`` at the next start. ``dropouts`` and
+``dropout_ms`` count the gaps of a play and their total length.
 Times are UTC ISO 8601 (sortable); ``day`` is the station-local date, for reports.
 """
 
@@ -30,7 +32,23 @@ from broadcaster.errors import BroadcasterError
 logger = logging.getLogger(__name__)
 
 TRIGGERS = ("manual", "van", "schedule", "emergency")
-OUTCOMES = ("playing", "completed", "interrupted", "failed", "missed")
+OUTCOMES = ("playing", "completed", "dropout", "interrupted", "failed", "missed")
+
+# Made by migration 2 and again by migration 3 (which rebuilds ``plays``). A later
+# change to them belongs in a new migration, not here.
+_COUNTING_TRIGGERS = """
+    CREATE TRIGGER plays_counted AFTER INSERT ON plays BEGIN
+        INSERT INTO daily_counts VALUES (NEW.day, NEW.announcement_id, NEW.zone, NEW.outcome, 1)
+            ON CONFLICT DO UPDATE SET plays = plays + 1;
+    END;
+    CREATE TRIGGER plays_recounted AFTER UPDATE OF outcome ON plays
+        WHEN OLD.outcome <> NEW.outcome BEGIN
+        UPDATE daily_counts SET plays = plays - 1 WHERE day = OLD.day
+            AND announcement_id = OLD.announcement_id AND zone = OLD.zone AND outcome = OLD.outcome;
+        INSERT INTO daily_counts VALUES (NEW.day, NEW.announcement_id, NEW.zone, NEW.outcome, 1)
+            ON CONFLICT DO UPDATE SET plays = plays + 1;
+    END;
+"""
 
 MIGRATIONS = [
     # 1: the first schema
@@ -68,18 +86,43 @@ MIGRATIONS = [
     INSERT INTO daily_counts
         SELECT day, announcement_id, zone, outcome, count(*) FROM plays
         GROUP BY day, announcement_id, zone, outcome;
-    CREATE TRIGGER plays_counted AFTER INSERT ON plays BEGIN
-        INSERT INTO daily_counts VALUES (NEW.day, NEW.announcement_id, NEW.zone, NEW.outcome, 1)
-            ON CONFLICT DO UPDATE SET plays = plays + 1;
-    END;
-    CREATE TRIGGER plays_recounted AFTER UPDATE OF outcome ON plays
-        WHEN OLD.outcome <> NEW.outcome BEGIN
-        UPDATE daily_counts SET plays = plays - 1 WHERE day = OLD.day
-            AND announcement_id = OLD.announcement_id AND zone = OLD.zone AND outcome = OLD.outcome;
-        INSERT INTO daily_counts VALUES (NEW.day, NEW.announcement_id, NEW.zone, NEW.outcome, 1)
-            ON CONFLICT DO UPDATE SET plays = plays + 1;
-    END;
-    """,
+    """
+    + _COUNTING_TRIGGERS,
+    # 3: the outcome 'dropout' and the gaps of each play. The outcome's CHECK is part of
+    # CREATE TABLE, so the table is rebuilt (ids kept); dropping it drops its indexes
+    # and triggers, which are made again. daily_counts is left as it is.
+    """
+    CREATE TABLE plays_new (
+        id INTEGER PRIMARY KEY,
+        announcement_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'van', 'schedule', 'emergency')),
+        requested_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN
+            ('playing', 'completed', 'dropout', 'interrupted', 'failed', 'missed')),
+        reason TEXT NOT NULL DEFAULT '',
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        dropouts INTEGER NOT NULL DEFAULT 0,
+        dropout_ms INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO plays_new (id, announcement_id, content_hash, zone, trigger, requested_at,
+            started_at, ended_at, outcome, reason, host, pid, day)
+        SELECT id, announcement_id, content_hash, zone, trigger, requested_at,
+            started_at, ended_at, outcome, reason, host, pid, day FROM plays;
+    DROP TABLE plays;
+    ALTER TABLE plays_new RENAME TO plays;
+    CREATE INDEX plays_by_day ON plays (day, announcement_id, zone, outcome);
+    CREATE INDEX plays_open ON plays (outcome) WHERE outcome = 'playing';
+    -- only the few plays with gaps, so that the report's dropout_ms stays a small read
+    CREATE INDEX plays_with_dropouts ON plays (day, announcement_id, zone, dropout_ms)
+        WHERE dropouts > 0;
+    """
+    + _COUNTING_TRIGGERS,
 ]
 
 
@@ -102,6 +145,10 @@ class Play:
     host: str
     pid: int
     day: str
+    dropouts: int
+    """Audible gaps during the play."""
+    dropout_ms: int
+    """Their total length."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -111,7 +158,7 @@ COLUMNS = [f.name for f in fields(Play)]
 _WRITTEN = COLUMNS[1:]
 _INSERT = f"INSERT INTO plays ({', '.join(_WRITTEN)}) VALUES ({', '.join('?' * len(_WRITTEN))})"
 _UPDATE = ("UPDATE plays SET outcome = ?, ended_at = ?, reason = ?,"
-           " started_at = coalesce(?, started_at) WHERE id = ?")  # fmt: skip
+           " started_at = coalesce(?, started_at), dropouts = ?, dropout_ms = ? WHERE id = ?")  # fmt: skip
 
 
 def _row_values(row: dict[str, object]) -> tuple[object, ...]:
@@ -218,6 +265,7 @@ class PlayLog:
             "started_at": iso(started_at) if started_at else None, "ended_at": None,
             "outcome": "playing", "reason": "", "host": self.host, "pid": os.getpid(),
             "day": requested_at.astimezone(self.tz).date().isoformat(),
+            "dropouts": 0, "dropout_ms": 0,
         }  # fmt: skip
         with self._lock:
             if self._flush():
@@ -230,15 +278,25 @@ class PlayLog:
             return temp
 
     def finish(self, play_id: int, outcome: str, ended_at: dt.datetime, reason: str = "",
-               started_at: dt.datetime | None = None) -> None:  # fmt: skip
+               started_at: dt.datetime | None = None, dropouts: int = 0,
+               dropout_ms: int = 0) -> None:  # fmt: skip
+        """A play ends: its outcome, and the gaps heard (``dropouts``, ``dropout_ms`` long)."""
         if outcome not in OUTCOMES[1:]:
             raise ValueError(f"not a final outcome: {outcome}")
-        changes = (outcome, iso(ended_at), reason, iso(started_at) if started_at else None)
+        if dropouts < 0 or dropout_ms < 0:
+            raise ValueError(f"negative dropouts: {dropouts} ({dropout_ms} ms)")
+        if outcome == "completed" and dropouts:
+            raise ValueError(f"a play with {dropouts} dropout(s) is not completed but 'dropout'")
+        changes = (outcome, iso(ended_at), reason, iso(started_at) if started_at else None,
+                   dropouts, dropout_ms)  # fmt: skip
         with self._lock:
+            # A temporary id whose row has been written since: update the real row.
+            play_id = self._saved.get(play_id, play_id)
             row = self._unsaved.get(play_id)
             if row is not None:
                 row.update(outcome=outcome, ended_at=changes[1], reason=reason,
-                           started_at=changes[3] or row["started_at"])  # fmt: skip
+                           started_at=changes[3] or row["started_at"], dropouts=dropouts,
+                           dropout_ms=dropout_ms)  # fmt: skip
                 self._flush()
                 return
             if self._flush():
@@ -283,17 +341,23 @@ class PlayLog:
             yield Play(*row)
 
     def report(self, since: dt.date, until: dt.date) -> list[dict[str, object]]:
-        """Per day, announcement and zone: how many plays ended each way."""
+        """Per day, announcement and zone: how many plays ended each way, and ``dropout_ms``,
+        the total length of the gaps heard in them (whatever their outcome)."""
         where, params = _filters(since, until, None, None)
-        where += (" AND" if where else "WHERE") + " plays > 0"
-        query = f"SELECT day, announcement_id, zone, outcome, plays FROM daily_counts {where}"
+        where += " AND" if where else "WHERE"
+        counts = f"SELECT day, announcement_id, zone, outcome, plays FROM daily_counts {where} plays > 0"
         table: dict[tuple[str, str, str], dict[str, object]] = {}
-        for day, announcement, zone, outcome, count in self._db.execute(query, params):
+        for day, announcement, zone, outcome, count in self._db.execute(counts, params):
             row = table.setdefault((day, announcement, zone), {
                 "day": day, "announcement": announcement, "zone": zone,
-                **{o: 0 for o in OUTCOMES[1:]}, "playing": 0,
+                **{o: 0 for o in OUTCOMES[1:]}, "playing": 0, "dropout_ms": 0,
             })  # fmt: skip
             row[outcome] = count
+        gaps = (f"SELECT day, announcement_id, zone, sum(dropout_ms) FROM plays {where} dropouts > 0"
+                " GROUP BY day, announcement_id, zone")  # fmt: skip
+        for day, announcement, zone, total_ms in self._db.execute(gaps, params):
+            if (day, announcement, zone) in table:
+                table[day, announcement, zone]["dropout_ms"] = total_ms
         return [table[key] for key in sorted(table)]
 
     def integrity(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -122,3 +123,114 @@ def test_an_old_database_is_migrated_and_keeps_its_counts(tmp_path):
     report = log.report(dt.date(2026, 11, 28), dt.date(2026, 11, 28))
     assert [(r["announcement"], r["completed"]) for r in report] == [("hygiene", 1)]
     log.close()
+
+
+def test_a_version_2_database_gets_dropouts_and_keeps_its_rows_and_counts(tmp_path):
+    path = tmp_path / "v2.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.executescript("".join(MIGRATIONS[:2]) + "PRAGMA user_version = 2;")
+        old.execute(
+            "INSERT INTO plays (id, announcement_id, content_hash, zone, trigger, requested_at, outcome,"
+            " host, pid, day) VALUES (7, 'hygiene', 'h', 'square', 'schedule', 'x', 'completed', 'h', 1,"
+            " '2026-11-28')"
+        )
+    log = PlayLog(path)
+    assert log.schema_version == 3
+    (kept,) = log.plays()
+    assert (kept.id, kept.announcement_id, kept.outcome, kept.dropouts, kept.dropout_ms) == (
+        7, "hygiene", "completed", 0, 0)  # fmt: skip
+    schema = {name for (name,) in log._db.execute("SELECT name FROM sqlite_master")}
+    assert {"plays", "daily_counts", "plays_by_day", "plays_open", "plays_counted",
+            "plays_recounted"} <= schema and "plays_new" not in schema  # fmt: skip
+    row = log.start("hotline", "h", "square", "van", at(28, 9), at(28, 9))
+    assert row > 7
+    log.finish(row, "dropout", at(28, 9, 1), dropouts=2, dropout_ms=340)
+    play = list(log.plays())[-1]
+    assert (play.outcome, play.dropouts, play.dropout_ms) == ("dropout", 2, 340)
+    report = {r["announcement"]: r for r in log.report(dt.date(2026, 11, 28), dt.date(2026, 11, 28))}
+    assert report["hotline"] == {
+        "day": "2026-11-28", "announcement": "hotline", "zone": "square", "completed": 0, "dropout": 1,
+        "interrupted": 0, "failed": 0, "missed": 0, "playing": 0, "dropout_ms": 340}  # fmt: skip
+    assert list(report["hotline"]) == [
+        "day", "announcement", "zone", "completed", "dropout", "interrupted", "failed", "missed",
+        "playing", "dropout_ms"]  # fmt: skip
+    assert (report["hygiene"]["completed"], report["hygiene"]["dropout_ms"]) == (1, 0)
+    log._db.execute("UPDATE plays SET outcome = 'interrupted' WHERE id = 7")  # the triggers still count
+    (hygiene,) = [r for r in log.report(dt.date(2026, 11, 28), dt.date(2026, 11, 28))
+                  if r["announcement"] == "hygiene"]  # fmt: skip
+    assert (hygiene["completed"], hygiene["interrupted"]) == (0, 1)
+    assert log.integrity() == "ok"
+    log.close()
+
+
+def test_the_report_sums_dropout_ms_of_plays_with_gaps_only_in_its_days(log):
+    for day, outcome, dropouts, ms in [(27, "dropout", 1, 999), (28, "dropout", 2, 340),
+                                       (28, "interrupted", 1, 60), (28, "completed", 0, 0)]:  # fmt: skip
+        row = log.start("hygiene", "h", "square", "schedule", at(day, 7))
+        log.finish(row, outcome, at(day, 7, 1), dropouts=dropouts, dropout_ms=ms)
+    (report,) = log.report(dt.date(2026, 11, 28), dt.date(2026, 11, 28))
+    assert (report["completed"], report["dropout"], report["interrupted"], report["dropout_ms"]) == (
+        1, 1, 1, 400)  # fmt: skip
+
+
+def test_a_play_with_dropouts_is_never_completed(log):
+    row = log.start("hygiene", "h", "square", "schedule", at(29, 7))
+    with pytest.raises(ValueError, match=r"^a play with 1 dropout\(s\) is not completed but 'dropout'$"):
+        log.finish(row, "completed", at(29, 7, 1), dropouts=1, dropout_ms=80)
+    with pytest.raises(ValueError, match=r"^negative dropouts: 0 \(-5 ms\)$"):
+        log.finish(row, "dropout", at(29, 7, 1), dropout_ms=-5)
+    assert next(log.plays()).outcome == "playing"
+
+
+def test_plays_kept_in_memory_are_finished_by_their_temporary_id_after_being_written(log, monkeypatch):
+    """A full disk at start gives a temporary id; finishing it once the row is written must
+    update the real row, not leave it ``playing`` forever."""
+    execute, disk_full = log._execute, [True]
+
+    def flaky(sql, params):  # type: ignore[no-untyped-def]
+        if disk_full[0]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return execute(sql, params)
+
+    monkeypatch.setattr(log, "_execute", flaky)
+    first = log.start("hygiene", "h", "square", "schedule", at(29, 7), at(29, 7))
+    second = log.start("hotline", "h", "square", "van", at(29, 7, 1), at(29, 7, 1))
+    third = log.start("hygiene", "h", "lane", "schedule", at(29, 7, 2), at(29, 7, 2))
+    assert first < 0 and second < 0 and third < 0
+    assert log.problem is not None and "disk is full" in log.problem
+    log.finish(third, "dropout", at(29, 7, 3), dropouts=2, dropout_ms=340)  # still in memory
+    disk_full[0] = False
+    fourth = log.start("hotline", "h", "lane", "van", at(29, 7, 4))  # writes the three kept rows first
+    assert fourth > 0 and log.problem is None
+    log.finish(first, "completed", at(29, 7, 5))  # written straight away
+    disk_full[0] = True
+    log.finish(second, "dropout", at(29, 7, 6), dropouts=1, dropout_ms=120)  # queued
+    disk_full[0] = False
+    assert log.flush() is True
+    assert [(p.announcement_id, p.zone, p.outcome, p.dropouts, p.dropout_ms) for p in log.plays()] == [
+        ("hygiene", "square", "completed", 0, 0),
+        ("hotline", "square", "dropout", 1, 120),
+        ("hygiene", "lane", "dropout", 2, 340),
+        ("hotline", "lane", "playing", 0, 0),
+    ]
+
+
+def test_log_shows_dropouts(station, run_cli):
+    log = PlayLog(station / "data" / "playlog.sqlite")
+    row = log.start("hygiene-cantonese", "h", "village", "schedule", at(28, 7, 30))
+    log.finish(row, "dropout", at(28, 7, 31), dropouts=2, dropout_ms=340)
+    log.finish(log.start("hotline", "h", "village", "van", at(28, 9)), "completed", at(28, 9, 1))
+    log.close()
+    table = run_cli("log", cwd=station)
+    assert table.code == 0
+    header, gaps, none = table.out.splitlines()[:3]
+    assert "dropouts" in header and "dropout_ms" not in header
+    assert "2 (340 ms)" in gaps and "ms)" not in none
+    rows = json.loads(run_cli("log", "--format", "json", cwd=station).out)
+    assert [(r["outcome"], r["dropouts"], r["dropout_ms"]) for r in rows] == [
+        ("dropout", 2, 340), ("completed", 0, 0)]  # fmt: skip
+    csv = run_cli("log", "--format", "csv", cwd=station).out
+    assert ",outcome,reason,dropouts,dropout_ms,content," in csv.splitlines()[0]
+    report = json.loads(run_cli("report", "--day", "2026-11-28", "--format", "json", cwd=station).out)
+    assert {(r["announcement"], r["dropout"], r["dropout_ms"]) for r in report} == {
+        ("hygiene-cantonese", 1, 340), ("hotline", 0, 0)}  # fmt: skip
