@@ -11,18 +11,34 @@ SYSTEM_PACKAGES=(
   ffmpeg                # mp3/ogg/m4a clips and mp3 output
   libportaudio2         # sound output through sounddevice
   pulseaudio pulseaudio-utils libasound2-plugins   # sound server (and the test audio lab)
+  locales               # the zh_CN.UTF-8 locale, below
 )
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# A village PC runs in Chinese, and programs such as pactl then translate what
+# they print; the tests check that the station still understands them.
+if ! locale -a 2>/dev/null | grep -ix 'zh_CN\.utf-\?8' >/dev/null; then   # not -q: pipefail
+  echo "Generating the zh_CN.UTF-8 locale"
+  if [ -f /etc/locale.gen ]; then   # Debian
+    grep -q '^zh_CN.UTF-8 UTF-8' /etc/locale.gen \
+      || $sudo sed -i 's/^# *\(zh_CN\.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+    grep -q '^zh_CN.UTF-8 UTF-8' /etc/locale.gen \
+      || echo 'zh_CN.UTF-8 UTF-8' | $sudo tee -a /etc/locale.gen >/dev/null
+    $sudo locale-gen --keep-existing >/dev/null
+  else                              # Ubuntu
+    $sudo locale-gen zh_CN.UTF-8 >/dev/null
+  fi
 fi
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
