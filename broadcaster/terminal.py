@@ -11,9 +11,12 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from broadcaster.i18n import _
-from broadcaster.van import LoopStatus, VanLoop
+
+if TYPE_CHECKING:
+    from broadcaster.van import LoopStatus, VanLoop
 
 KEYS = {"p": "pause", " ": "pause", "s": "skip", "n": "skip", "q": "quit"}
 
@@ -36,10 +39,10 @@ def describe(status: LoopStatus) -> str:
 
 
 @contextlib.contextmanager
-def _keys() -> Iterator[Callable[[float], str | None]]:
-    """A function that returns a pressed key (or None after a timeout)."""
-    if not sys.stdin.isatty():
-        yield lambda timeout: None
+def _keys() -> Iterator[Callable[[float], str | None] | None]:
+    """A function that returns a pressed key (or None after a timeout); None without a terminal."""
+    if sys.stdin is None or not sys.stdin.isatty():  # </dev/null, nohup, a desktop shortcut, a service
+        yield None
         return
     if sys.platform == "win32":
         import msvcrt
@@ -84,7 +87,12 @@ def run_interactive(loop: VanLoop) -> list[tuple[str, str]]:
         with _keys() as read_key:
             shown = None
             while not finished.is_set():
-                key = read_key(0.25)
+                if read_key is None:
+                    # nothing to read: only follow the status (returning at once here spun a core)
+                    finished.wait(0.25)
+                    key = None
+                else:
+                    key = read_key(0.25)
                 action = KEYS.get((key or "").lower())
                 if action == "pause":
                     loop.toggle_pause()
