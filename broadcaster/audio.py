@@ -1,40 +1,70 @@
-"""Sound cards: one output stream per card, kept open, fed by a small mixer.
+"""Sound cards: one output stream per card, fed ahead of time by a feeder.
 
-Each :class:`CardOutput` owns one PortAudio stream. Items to play are
-:class:`Playback` objects: mono audio, the card channels it goes to, a gain,
-and optionally the card frame at which it must start (for exact gaps). The
-stream's callback mixes every active playback into its buffer, applies fades
-when one is stopped, counts underruns, and tells a playback it is *delivered*
-only when a later buffer has reached the converter, i.e. the card really
-took all of its audio. A watchdog fails the playbacks of a card whose stream
-stopped asking for audio ("the call returned" is not proof).
+The mix is a function of the card's *frame number*: every :class:`Playback`
+has a start frame and, once stopped, a fade, so :func:`mix` can make the block
+of frames ``[f, f + n)`` at any time, and make it again.
+
+Each :class:`Card` keeps a queue of ready blocks, ``lead_s`` ahead of what the
+card has taken. Three parties touch it, each with its own part:
+
+- the **callback** (PortAudio's real-time thread) only pops a ready block and
+  copies it out; with none ready it plays silence and notes a *gap*. It takes
+  no lock and allocates nothing but a small note;
+- the **feeder** (a thread per card; in tests, a virtual clock) owns the
+  playbacks: it mixes blocks until the lead is full and reads the callback's
+  notes — which playback started, reached the card, had a hole — and finishes
+  each playback with what really happened;
+- **callers** (the station, the van loop) add playbacks and ask for stops
+  through :meth:`Card.play` and :meth:`Playback.stop`, which only hand the
+  request to the feeder. A change takes back the queued blocks the card has
+  not taken yet and mixes them again, so a cut or an emergency is heard after
+  the device's own buffer, not after the lead.
+
+A gap (the feeder was late, or the device reported an underflow) does not lose
+audio: what follows arrives late. The playbacks sounding at that moment count
+a *dropout* (how many, and how long), and a playback with a dropout ends as
+``dropout``, never ``completed``: "completed" means the whole item reached the
+card without a hole.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from broadcaster.errors import AudioError
-from broadcaster.pcm import Pcm
 
 logger = logging.getLogger(__name__)
 
 PREFERRED_RATE_HZ = 48_000
-LATENCY_S = 0.03
+BLOCK_FRAMES = 1024
+"""Frames per callback (21 ms at 48 kHz)."""
+LEAD_S = 0.2
+"""Audio mixed ahead of the card: what protects the broadcast from a busy machine."""
+DEVICE_BUFFER_S = 0.1
+"""The device's own buffer (PortAudio's suggested latency): it protects the callback."""
+KEEP_BLOCKS = 1
+"""Blocks left in the queue when a change is mixed again (the rest are taken back)."""
 FADE_S = 0.03
 STALL_S = 3.0
 """A stream that takes no audio for this long has failed."""
+SWITCH_INTERVAL_S = 0.001
+"""How long a Python thread may hold the interpreter before another may run (default 5 ms).
+The callback and the feeders need it promptly; measured with bench/bench_buffers.py."""
 WARM_UP_S = 0.2
 """Audio a new stream must have taken before the first item is queued: a sleeping
 sound server or a just-opened device must not swallow the start of the chime."""
 
 COMPLETED = "completed"
+DROPOUT = "dropout"
 INTERRUPTED = "interrupted"
 FAILED = "failed"
 
@@ -87,28 +117,38 @@ def find_device(spec: str, devices: list[Device]) -> Device:
 
 
 class Playback:
-    """One item being played on some channels of one card. Thread-safe to stop and wait on."""
+    """One item on some channels of one card.
 
-    def __init__(self, samples: np.ndarray, channels: tuple[int, ...], gain: float,
+    Callers read it and call :meth:`stop`, :meth:`wait`; everything else is
+    written by the card's feeder only.
+    """
+
+    def __init__(self, card: Card, samples: np.ndarray, channels: tuple[int, ...], gain: float,
                  start_frame: int | None, label: str) -> None:  # fmt: skip
+        self.card = card
         self.samples = samples
         self.channels = channels
         """0-based channel indices on the card."""
         self.gain = gain
-        self.start_frame = start_frame
         self.label = label
-        self.position = 0
-        self.started_frame: int | None = None
+        self.start_frame = start_frame
+        """Card frame of the first sample; None until the feeder places it (as soon as possible)."""
+        self.stop_frame: int | None = None
+        """Where the fade-out begins, once a stop has been mixed."""
+        self.fade_frames = 1
+        self.stop_reason = ""
         self.started_at: float | None = None
-        """time.time() when the first sample reached the card (estimated from the stream clock)."""
+        """Wall time (time.time()) when the first sample reached the converter."""
         self.ended_at: float | None = None
         self.outcome: str | None = None
         self.reason = ""
-        self._fade_left: int | None = None
-        self._fade_total = 1
-        self._end_dac: float | None = None
-        self._stop_reason = ""
+        self.dropouts = 0
+        self.dropout_frames = 0
+        self._end_at: float | None = None
+        self._stop_wanted: str | None = None
         self.done = threading.Event()
+
+    # --- read by anyone ---------------------------------------------------------------------
 
     @property
     def duration_frames(self) -> int:
@@ -116,86 +156,402 @@ class Playback:
 
     @property
     def end_frame(self) -> int | None:
-        """The card frame after the last sample, once the start is known (if not stopped)."""
-        return None if self.started_frame is None else self.started_frame + len(self.samples)
+        """The card frame after the last one it sounds, once known (None while a stop is pending)."""
+        if self.start_frame is None or (self._stop_wanted is not None and self.stop_frame is None):
+            return None
+        end = self.start_frame + len(self.samples)
+        if self.stop_frame is not None:
+            end = min(end, self.stop_frame + self.fade_frames)
+        return end
 
-    def stop(self, reason: str, fade_s: float = FADE_S, rate_hz: int = PREFERRED_RATE_HZ) -> None:
-        """Fade out and end as interrupted (a playback not yet started just ends)."""
-        if self._fade_left is None and not self.done.is_set():
-            self._stop_reason = reason
-            self._fade_total = max(1, round(fade_s * rate_hz))
-            self._fade_left = self._fade_total
+    @property
+    def started(self) -> bool:
+        return self.started_at is not None
 
-    def finish(self, outcome: str, reason: str = "", at: float | None = None) -> None:
-        if self.done.is_set():
-            return
-        self.outcome, self.reason = outcome, reason
-        self.ended_at = at if at is not None else time.time()
-        self.done.set()
+    @property
+    def stopped(self) -> bool:
+        return self._stop_wanted is not None
+
+    @property
+    def dropout_ms(self) -> int:
+        return round(self.dropout_frames * 1000 / self.card.rate_hz)
+
+    def elapsed_s(self) -> float:
+        if self.start_frame is None or not self.started:
+            return 0.0
+        played = self.card.played_until - self.start_frame
+        return min(max(0, played), len(self.samples)) / self.card.rate_hz
+
+    def stop(self, reason: str) -> None:
+        """Fade out and end as interrupted (a playback not yet sounding just ends)."""
+        self.card._request_stop(self, reason)
 
     def wait(self, timeout: float | None = None) -> str | None:
         self.done.wait(timeout)
         return self.outcome
 
+    # --- written by the feeder --------------------------------------------------------------
 
-class CardOutput:
-    """One sound card: an open stream, a mixer, a frame clock, a watchdog."""
+    def _finish(self, outcome: str, reason: str, at: float) -> None:
+        if self.done.is_set():
+            return
+        self.outcome, self.reason, self.ended_at = outcome, reason, at
+        self.done.set()
 
-    def __init__(self, device: Device, channels: int, latency_s: float = LATENCY_S) -> None:
-        self.device = device
+
+def mix(playbacks: list[Playback], first: int, frames: int, channels: int) -> np.ndarray:
+    """The card's frames ``[first, first + frames)``: every playback at its place, faded if stopped."""
+    out = np.zeros((frames, channels), dtype=np.float32)
+    for playback in playbacks:
+        start, end = playback.start_frame, playback.end_frame
+        if start is None or end is None or end <= first or start >= first + frames:
+            continue
+        lo, hi = max(start, first), min(end, first + frames)
+        chunk = playback.samples[lo - start : hi - start] * playback.gain
+        if playback.stop_frame is not None and hi > playback.stop_frame:
+            position = np.arange(lo, hi) - playback.stop_frame
+            chunk = chunk * np.clip(1.0 - position / playback.fade_frames, 0.0, 1.0)
+        for channel in playback.channels:
+            out[lo - first : hi - first, channel] += chunk
+    return out
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """The callback's note of one block it handed to the card."""
+
+    frame: int | None
+    """Card frame of the block's first sample; None for a gap (silence played instead)."""
+    frames: int
+    dac_at: float
+    """Wall time when its first sample reaches the converter."""
+    underflow: bool
+
+
+class Card:
+    """A card's mixer, queue of ready blocks and bookkeeping, without threads or PortAudio.
+
+    :class:`CardOutput` runs it on a real stream; :class:`FakeCard` on a virtual clock.
+    """
+
+    def __init__(self, name: str, channels: int, rate_hz: int = PREFERRED_RATE_HZ,
+                 block_frames: int = BLOCK_FRAMES, lead_s: float = LEAD_S,
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.name = name
         self.channels = channels
-        self.latency_s = latency_s
-        self.rate_hz = PREFERRED_RATE_HZ
-        self.frames = 0
-        """Frames handed to the card so far (the card's clock; stops while paused)."""
-        self.paused = False
-        self.underflows = 0
-        self.last_callback = time.monotonic()
-        self._incoming: deque[Playback] = deque()
-        self._active: list[Playback] = []
-        self._delivering: list[Playback] = []
-        self._clock_offset = 0.0  # time.time() - stream time
-        self._stream = None
-        self._watchdog: threading.Thread | None = None
-        self._closing = threading.Event()
+        self.rate_hz = rate_hz
+        self.block_frames = block_frames
+        self.lead_s = lead_s
+        self.clock = clock
         self.failure: str | None = None
-        """Why the stream died, until it is opened again."""
+        """Why the card cannot play, until it is opened again."""
+        self.paused = False
+        self.gaps = 0
+        """Holes in the output since the card was opened (feeder late or device underflow)."""
+        self.underflows = 0
+        """Underflows the device reported (a subset of ``gaps``)."""
+        self.on_change: Callable[[], None] = lambda: None
+        """Called by the feeder after a playback started, ended or changed."""
+        self.played_until = 0
+        """Card frames the device has taken (as read from the callback's notes)."""
+        self.mixed_until = 0
+        self.last_callback = time.monotonic()
+        self._blocks: deque[tuple[int, np.ndarray]] = deque()
+        self._taken: deque[_Taken] = deque()
+        self._silence = np.zeros((block_frames, channels), dtype=np.float32)
+        self._lock = threading.Lock()  # callers ↔ feeder; the callback never takes it
+        self._incoming: list[Playback] = []
+        self._playbacks: list[Playback] = []
+        self._rewind = False
+        self._anchor: tuple[int, float] | None = None
+        self._in_gap = False
+        self.wake = threading.Event()
+
+    # --- callers --------------------------------------------------------------------------------
+
+    def play(self, samples: np.ndarray, channels: tuple[int, ...], gain: float = 1.0,
+             start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
+        """Queue mono ``samples`` (at the card's rate) on ``channels`` (0-based), at ``start_frame``
+        of the card or as soon as possible."""
+        if self.failure:
+            raise AudioError(f"sound card '{self.name}' is not available: {self.failure}")
+        if max(channels) >= self.channels:
+            raise AudioError(f"sound card '{self.name}' has no channel {max(channels) + 1}")
+        playback = Playback(self, samples, channels, gain, start_frame, label)
+        with self._lock:
+            self._incoming.append(playback)
+            self._rewind = True
+        self.wake.set()
+        return playback
+
+    def _request_stop(self, playback: Playback, reason: str) -> None:
+        with self._lock:
+            if playback._stop_wanted is None and not playback.done.is_set():
+                playback._stop_wanted = reason
+                self._rewind = True
+        self.wake.set()
+
+    def set_paused(self, paused: bool) -> None:
+        with self._lock:
+            self.paused = paused
+            self._rewind = True
+        self.wake.set()
+
+    def frame_at(self, wall: float) -> int | None:
+        """The card frame that reaches the converter at wall time ``wall`` (None before audio flows)."""
+        anchor = self._anchor
+        if anchor is None:
+            return None
+        return anchor[0] + round((wall - anchor[1]) * self.rate_hz)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._incoming or self._playbacks)
+
+    @property
+    def alive(self) -> bool:
+        return self.failure is None
+
+    # --- the callback's part ---------------------------------------------------------------------
+
+    def take(self, out: np.ndarray, dac_at: float, underflow: bool) -> None:
+        """Hand the next ready block to the card (PortAudio's thread: no locks, no waiting)."""
+        try:
+            frame, block = self._blocks.popleft()
+        except IndexError:
+            frame, block = None, None
+        if block is None or block.shape[0] != len(out):
+            out.fill(0)
+            frame = None
+        else:
+            out[:] = block
+        self._taken.append(_Taken(frame, len(out), dac_at, underflow))
+        self.last_callback = time.monotonic()
+
+    # --- the feeder's part -----------------------------------------------------------------------
+
+    def feed(self) -> None:
+        """Read the callback's notes, settle what ended, apply changes, mix up to the lead."""
+        changed = self._read_notes()
+        now = self.clock()
+        for playback in list(self._playbacks):
+            if playback._end_at is not None and now >= playback._end_at:
+                self._playbacks.remove(playback)
+                self._settle(playback)
+                changed = True
+        with self._lock:
+            incoming, self._incoming = self._incoming, []
+            rewind, self._rewind = self._rewind, False
+            paused = self.paused
+        self._playbacks += incoming
+        if rewind:
+            self._take_back()
+            changed |= self._apply_stops()
+        for playback in incoming:
+            if not playback.done.is_set():  # placed once: at its frame, or as soon as possible
+                playback.start_frame = max(self.mixed_until, playback.start_frame or 0)
+        lead = math.ceil(self.lead_s * self.rate_hz / self.block_frames)
+        while len(self._blocks) < lead:
+            first = self.mixed_until
+            if paused:
+                self._shift(self.block_frames)
+            if self._playbacks and not paused:
+                block = mix(self._playbacks, first, self.block_frames, self.channels)
+            else:
+                block = self._silence
+            self._blocks.append((first, block))
+            self.mixed_until = first + self.block_frames
+        if changed:
+            self.on_change()
+
+    def _read_notes(self) -> bool:
+        changed = False
+        while self._taken:
+            note = self._taken.popleft()
+            if note.frame is None:
+                self._gap(note.frames)
+                continue
+            self._in_gap = False
+            self._anchor = (note.frame, note.dac_at)
+            self.played_until = note.frame + note.frames
+            if note.underflow:
+                self.underflows += 1
+                self._gap(note.frames, at=note.frame)
+                self._in_gap = False
+            for playback in self._playbacks:
+                start, end = playback.start_frame, playback.end_frame
+                if start is not None and playback.started_at is None and start < self.played_until:
+                    playback.started_at = note.dac_at + (start - note.frame) / self.rate_hz
+                    changed = True
+                if end is not None and playback._end_at is None and end <= self.played_until:
+                    # Delivered once the converter has passed its last sample.
+                    playback._end_at = note.dac_at + (end - note.frame) / self.rate_hz
+        return changed
+
+    def _gap(self, frames: int, at: int | None = None) -> None:
+        """Silence went out instead of audio at card frame ``at`` (default: the next one due)."""
+        at = self.played_until if at is None else at
+        if not self._in_gap:
+            self.gaps += 1
+        for playback in self._playbacks:
+            start, end = playback.start_frame, playback.end_frame
+            if start is not None and start < at and (end is None or at < end):
+                playback.dropouts += 0 if self._in_gap else 1
+                playback.dropout_frames += frames
+        self._in_gap = True
+        if at == self.played_until:
+            # Nothing was taken: every queued block now sounds later than planned.
+            self._anchor = None
+
+    def _take_back(self) -> None:
+        """Un-queue the blocks the card has not taken (but a few), to mix them again."""
+        first = None
+        while len(self._blocks) > KEEP_BLOCKS:
+            try:
+                first = self._blocks.pop()[0]
+            except IndexError:  # the callback took the rest meanwhile
+                break
+        if first is not None:
+            self.mixed_until = first
+
+    def _apply_stops(self) -> bool:
+        changed = False
+        for playback in list(self._playbacks):
+            if playback._stop_wanted is None or playback.stop_frame is not None:
+                continue
+            at = self.mixed_until
+            if playback.start_frame is not None and playback.start_frame + len(playback.samples) <= at:
+                playback._stop_wanted = None  # already mixed whole: the stop changes nothing
+                continue
+            if playback.start_frame is None or playback.start_frame >= at:
+                self._playbacks.remove(playback)  # stopped before it sounded
+                playback._finish(INTERRUPTED, playback._stop_wanted, self.clock())
+            else:
+                playback.fade_frames = max(1, round(FADE_S * self.rate_hz))
+                playback.stop_frame = at
+            changed = True
+        return changed
+
+    def _shift(self, frames: int) -> None:
+        """Paused: everything not yet played moves later by ``frames``."""
+        for playback in self._playbacks:
+            if playback.start_frame is not None:
+                playback.start_frame += frames
+            if playback.stop_frame is not None:
+                playback.stop_frame += frames
+
+    def _settle(self, playback: Playback) -> None:
+        at = playback._end_at or self.clock()
+        if playback._stop_wanted is not None:
+            playback._finish(INTERRUPTED, playback._stop_wanted, at)
+        elif playback.dropouts:
+            playback._finish(DROPOUT, f"{playback.dropouts} gap(s), {playback.dropout_ms} ms in all", at)
+        else:
+            playback._finish(COMPLETED, "", at)
+
+    def fail_all(self, reason: str) -> None:
+        """Every playback ends as failed (the card or its server is gone)."""
+        with self._lock:
+            everything = self._incoming + self._playbacks
+            self._incoming, self._playbacks = [], []
+        self._blocks.clear()
+        for playback in everything:
+            playback._finish(FAILED, reason, self.clock())
+        if everything:
+            self.on_change()
+
+    def interrupt_all(self, reason: str) -> None:
+        with self._lock:
+            everything = self._incoming + self._playbacks
+            self._incoming, self._playbacks = [], []
+        self._blocks.clear()
+        for playback in everything:
+            playback._finish(INTERRUPTED, reason, self.clock())
+
+
+class FakeCard(Card):
+    """A card on a virtual clock: :meth:`advance` plays time, :meth:`starve` makes a gap.
+
+    The same feeder and bookkeeping as a real card, with no sound server and no
+    sleeping; ``latency_s`` is the device buffer between the callback and the converter.
+    """
+
+    def __init__(self, name: str, channels: int, clock: Callable[[], float], latency_s: float = 0.1,
+                 block_frames: int = 4800, lead_s: float = LEAD_S) -> None:  # fmt: skip
+        super().__init__(name, channels, PREFERRED_RATE_HZ, block_frames, lead_s, clock)
+        self.latency_s = latency_s
+        self.heard: list[tuple[int, np.ndarray]] = []
+        """What the card took: (card frame, block), gaps as silence, for tests to inspect."""
+        self.record = False
+
+    def callback(self, feed: bool = True, underflow: bool = False) -> None:
+        """One block: the feeder runs (unless starved), then the device takes a block."""
+        if feed:
+            self.feed()
+        out = np.empty((self.block_frames, self.channels), dtype=np.float32)
+        self.take(out, self.clock() + self.latency_s, underflow)
+        if self.record:
+            self.heard.append((self.played_until, out))
+
+    def starve(self) -> None:
+        """The feeder misses one block: the device plays silence."""
+        self.callback(feed=False)
+
+
+class CardOutput(Card):
+    """A real sound card: a PortAudio stream whose callback takes blocks, and a feeder thread."""
+
+    def __init__(self, device: Device, channels: int, lead_s: float = LEAD_S,
+                 buffer_s: float = DEVICE_BUFFER_S) -> None:  # fmt: skip
+        super().__init__(device.name, channels, PREFERRED_RATE_HZ, BLOCK_FRAMES, lead_s)
+        self.device = device
+        self.buffer_s = buffer_s
+        self._stream = None
+        self._feeder: threading.Thread | None = None
+        self._closing = threading.Event()
 
     # --- life cycle ------------------------------------------------------------------------
 
     def open(self) -> CardOutput:
         sd = _sounddevice()
+        # A process with a real-time callback: hand the interpreter over sooner (see SWITCH_INTERVAL_S).
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         try:
             sd.check_output_settings(self.device.index, channels=self.channels,
                                      samplerate=PREFERRED_RATE_HZ, dtype="float32")  # fmt: skip
         except (sd.PortAudioError, ValueError):
             self.rate_hz = self.device.default_rate_hz  # e.g. an hw: device fixed at 44.1 kHz
+        self._closing.clear()
+        self.feed()  # the first blocks are ready before the stream asks
         try:
             self._stream = sd.OutputStream(
                 device=self.device.index, samplerate=self.rate_hz, channels=self.channels,
-                dtype="float32", latency=self.latency_s, callback=self._callback,
-                finished_callback=self._finished,
+                dtype="float32", blocksize=self.block_frames, latency=self.buffer_s,
+                callback=self._callback, finished_callback=self._finished,
             )  # fmt: skip
             self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioError(f"cannot open sound card '{self.device.name}': {exc}") from exc
         self.last_callback = time.monotonic()
+        self._feeder = threading.Thread(target=self._feed_loop, name=f"feeder-{self.device.name}",
+                                        daemon=True)  # fmt: skip
+        self._feeder.start()
         deadline = time.monotonic() + STALL_S
-        while self.frames < WARM_UP_S * self.rate_hz:
+        while self.played_until < WARM_UP_S * self.rate_hz:
             if time.monotonic() > deadline:
                 self.close()
                 raise AudioError(f"sound card '{self.device.name}' does not take audio")
             time.sleep(0.01)
-        self._watchdog = threading.Thread(target=self._watch, name=f"watchdog-{self.device.name}",
-                                          daemon=True)  # fmt: skip
-        self._watchdog.start()
         logger.info("Opened %s: %d channels at %d Hz", self.device.name, self.channels, self.rate_hz)
         return self
 
     def close(self, reason: str = "the output was closed") -> None:
         self._closing.set()
-        for playback in [*self._incoming, *self._active, *self._delivering]:
-            playback.finish(INTERRUPTED, reason)
+        self.wake.set()
+        if self._feeder is not None and self._feeder is not threading.current_thread():
+            self._feeder.join(2)
+        self._feeder = None
+        self.interrupt_all(reason)
         if self._stream is not None:
             try:
                 self._stream.abort()
@@ -204,103 +560,49 @@ class CardOutput:
                 logger.debug("closing %s failed", self.device.name, exc_info=True)
             self._stream = None
 
-    # --- playing -----------------------------------------------------------------------------
-
-    def play(self, pcm: Pcm, channels: tuple[int, ...], gain: float = 1.0,
+    def play(self, samples: np.ndarray, channels: tuple[int, ...], gain: float = 1.0,
              start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
-        """Queue ``pcm`` on ``channels`` (0-based); start at ``start_frame`` or as soon as possible."""
-        if self._stream is None or self._closing.is_set() or self.failure:
+        if self._stream is None or self._closing.is_set():
             raise AudioError(f"sound card '{self.device.name}' is not available: {self.failure or 'closed'}")
-        if max(channels) >= self.channels:
-            raise AudioError(f"sound card '{self.device.name}' has no channel {max(channels) + 1}")
-        samples = pcm.resampled(self.rate_hz).samples
-        playback = Playback(samples, channels, gain, start_frame, label)
-        self._incoming.append(playback)
-        return playback
+        return super().play(samples, channels, gain, start_frame, label)
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._incoming or self._active)
-
-    # --- the audio thread --------------------------------------------------------------------
+    # --- the threads -----------------------------------------------------------------------------
 
     def _callback(self, out: np.ndarray, frames: int, timeinfo, status) -> None:  # type: ignore[no-untyped-def]
         # Must never block or raise: an exception here silently stops the stream.
         try:
-            self._mix(out, frames, timeinfo, status)
+            now = time.time()
+            dac = timeinfo.outputBufferDacTime
+            dac_at = now + (dac - timeinfo.currentTime if dac and timeinfo.currentTime else self.buffer_s)
+            self.take(out, dac_at, bool(status.output_underflow))
         except Exception:  # noqa: BLE001
             out.fill(0)
-            logger.exception("mixer error on %s", self.device.name)
+        self.wake.set()
 
-    def _mix(self, out: np.ndarray, frames: int, timeinfo, status) -> None:  # type: ignore[no-untyped-def]
-        now = time.time()
-        self.last_callback = time.monotonic()
-        if status.output_underflow:
-            self.underflows += 1
-        dac = timeinfo.outputBufferDacTime
-        self._clock_offset = now - timeinfo.currentTime if timeinfo.currentTime else 0.0
-        dac_wall = dac + self._clock_offset if dac else now + self.latency_s
-        # Anything whose last buffer is now at the converter has been delivered.
-        for playback in list(self._delivering):
-            if playback._end_dac is not None and dac_wall >= playback._end_dac:
-                self._delivering.remove(playback)
-                playback.finish(INTERRUPTED if playback._stop_reason else COMPLETED,
-                                playback._stop_reason, playback._end_dac)  # fmt: skip
-        out.fill(0)
-        while self._incoming:
-            self._active.append(self._incoming.popleft())
-        if self.paused:
-            return
-        block_start = self.frames
-        for playback in list(self._active):
-            offset = 0
-            if playback.started_frame is None:
-                start = playback.start_frame if playback.start_frame is not None else block_start
-                if playback._fade_left is not None and start >= block_start:
-                    self._active.remove(playback)  # stopped before it began
-                    playback.finish(INTERRUPTED, playback._stop_reason)
-                    continue
-                if start >= block_start + frames:
-                    continue
-                offset = max(0, start - block_start)
-                playback.started_frame = block_start + offset
-                playback.started_at = dac_wall + offset / self.rate_hz
-            n = min(frames - offset, len(playback.samples) - playback.position)
-            chunk = playback.samples[playback.position : playback.position + n] * playback.gain
-            if playback._fade_left is not None:
-                n = min(n, playback._fade_left)
-                left = playback._fade_left - np.arange(n)
-                chunk = chunk[:n] * (left / playback._fade_total)
-                playback._fade_left -= n
-            for channel in playback.channels:
-                out[offset : offset + n, channel] += chunk
-            playback.position += n
-            ended = playback.position >= len(playback.samples) or playback._fade_left == 0
-            if ended:
-                self._active.remove(playback)
-                playback._end_dac = dac_wall + (offset + n) / self.rate_hz
-                self._delivering.append(playback)
-        self.frames += frames
+    def _feed_loop(self) -> None:
+        period = self.block_frames / self.rate_hz
+        while not self._closing.is_set():
+            self.wake.wait(period)
+            self.wake.clear()
+            if self._closing.is_set():
+                return
+            try:
+                self.feed()
+                self._watch()
+            except Exception:  # noqa: BLE001 - the feeder must go on; the watchdog fails plays
+                logger.exception("feeder error on %s", self.device.name)
 
     def _finished(self) -> None:
         if not self._closing.is_set():
             self.failure = "the sound card's stream stopped"
             logger.error("%s: %s", self.device.name, self.failure)
-            self._fail_all(self.failure)
-
-    def _fail_all(self, reason: str) -> None:
-        for playback in [*self._incoming, *self._active, *self._delivering]:
-            playback.finish(FAILED, reason)
-        self._incoming.clear()
-        self._active.clear()
-        self._delivering.clear()
+            self.fail_all(self.failure)
 
     def _watch(self) -> None:
-        while not self._closing.wait(0.2):
-            stalled = time.monotonic() - self.last_callback
-            if stalled > STALL_S and (self._active or self._delivering or self._incoming):
-                logger.error("%s took no audio for %.1f s", self.device.name, stalled)
-                self._fail_all(f"the sound card took no audio for {stalled:.1f} s")
+        stalled = time.monotonic() - self.last_callback
+        if stalled > STALL_S and self.busy:
+            logger.error("%s took no audio for %.1f s", self.device.name, stalled)
+            self.fail_all(f"the sound card took no audio for {stalled:.1f} s")
 
     @property
     def alive(self) -> bool:
@@ -310,8 +612,9 @@ class CardOutput:
     def lost(self, reason: str) -> None:
         """The card is gone: fail what plays and close the stream, so nothing plays elsewhere."""
         self.failure = reason
-        self._fail_all(reason)
+        self.fail_all(reason)
         self._closing.set()
+        self.wake.set()
         if self._stream is not None:
             try:
                 self._stream.abort()
@@ -323,9 +626,11 @@ class CardOutput:
         if self.device.index < 0:
             return False  # still not found
         self.close("reopening the sound card")
-        self._closing.clear()
         self.failure = None
-        self.frames = 0
+        self._blocks.clear()
+        self._taken.clear()
+        self.played_until = self.mixed_until = 0
+        self._anchor = None
         try:
             self.open()
         except AudioError as exc:
@@ -335,14 +640,18 @@ class CardOutput:
         return True
 
 
-def play_blocking(pcm: Pcm, device: str | None = None) -> None:
-    """Play ``pcm`` on ``device`` (default: the system's) and wait until it was delivered."""
+def play_blocking(samples: np.ndarray, rate_hz: int, device: str | None = None) -> None:
+    """Play mono ``samples`` on ``device`` (default: the system's) and wait until delivered."""
     target = find_device(device or "default", list_devices())
     card = CardOutput(target, channels=min(2, target.channels)).open()
     try:
-        playback = card.play(pcm, tuple(range(card.channels)))
-        outcome = playback.wait(pcm.duration_s + 30)
-        if outcome != COMPLETED:
+        if rate_hz != card.rate_hz:
+            from broadcaster.pcm import Pcm
+
+            samples = Pcm(samples, rate_hz).resampled(card.rate_hz).samples
+        playback = card.play(samples, tuple(range(card.channels)))
+        outcome = playback.wait(len(samples) / card.rate_hz + 30)
+        if outcome not in (COMPLETED, DROPOUT):
             raise AudioError(f"playing on '{target.name}' failed: {playback.reason or 'timed out'}")
     finally:
         card.close()

@@ -8,28 +8,36 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
+import re
 import signal
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from broadcaster import __version__
-from broadcaster.config import Config, Language, parse_language
-from broadcaster.content import Content, load_content
 from broadcaster.errors import BroadcasterError, ContentError, SpeechError, UnknownAnnouncementError
-from broadcaster.fields import FieldError, parse_date
 from broadcaster.i18n import _, set_language
-from broadcaster.problems import Problem, Problems
 
-logger = logging.getLogger(__name__)
+# Only light modules at the top: `send`, `stop`, `skip` and `status` must start
+# fast, so config, content and YAML are imported by the commands that read them.
+if TYPE_CHECKING:
+    from broadcaster.config import Config, Language
+    from broadcaster.content import Content
+    from broadcaster.problems import Problem, Problems
+
 DEFAULT_CONFIG = Path("config.yaml")
+CONTROL_COMMANDS = ("status", "stop", "skip", "send")
+"""Commands that only talk to a running station's socket; they log nothing, so skip logging's import."""
+SEND_TIMEOUT_S = 120.0
+"""How long ``send`` waits for the station's next line (progress or answer)."""
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def _date_arg(text: str) -> dt.date:
+    from broadcaster.fields import FieldError, parse_date
+
     try:
         return parse_date(text)
     except FieldError as exc:
@@ -57,6 +65,9 @@ def _print_problems(problems: list[Problem], out=None) -> None:  # type: ignore[
 
 def load_station(args: argparse.Namespace, extra: tuple[Path, ...] = ()) -> tuple[Content, Problems]:
     """Read the station's config and content; switch to the config's interface language."""
+    from broadcaster.content import load_content
+    from broadcaster.problems import Problems
+
     problems = Problems()
     config_path = _config_path(args)
     if config_path is not None and not config_path.is_file():
@@ -142,13 +153,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def make_renderer(config: Config):  # type: ignore[no-untyped-def]
     """The speech pipeline for ``config``: engines, caches, renderer."""
-    from broadcaster.render import Renderer
-    from broadcaster.tts import Speaker, all_engines
-    from broadcaster.tts.cache import AudioCache
+    from broadcaster.render import make_renderer as make
 
-    cache_dir = config.resolve(config.cache_dir)
-    speaker = Speaker(all_engines(), AudioCache(cache_dir / "speech"))
-    return Renderer(config, speaker, cache_dir / "announcements")
+    return make(config)
 
 
 def _station_config(args: argparse.Namespace) -> Config:
@@ -214,13 +221,14 @@ def cmd_say(args: argparse.Namespace) -> int:
     else:
         from broadcaster.audio import play_blocking
 
-        play_blocking(pcm, args.device)
+        play_blocking(pcm.samples, pcm.rate_hz, args.device)
     return 0
 
 
 def _announcement_arg(args: argparse.Namespace, name: str):  # type: ignore[no-untyped-def]
     """An announcement by id, by a file in the station, or by a file anywhere."""
     from broadcaster.content import load_announcement
+    from broadcaster.problems import Problems
 
     path = Path(name)
     if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
@@ -298,6 +306,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def _items_to_play(args: argparse.Namespace, content: Content) -> tuple[list, float | None]:  # type: ignore[type-arg]
     """Announcements named on the command line; a loop playlist stands for its items."""
     from broadcaster.content import load_playlist
+    from broadcaster.problems import Problems
 
     chosen, gap = [], None
     for name in args.items:
@@ -351,7 +360,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         items.append(Item(announcement.id, rendered.path.stem, rendered.path, rendered.duration_s))
     log = PlayLog(config.resolve(config.play_log), config.timezone)
     log.reconcile(_now(config))
-    outputs = Outputs(zones).open()
+    outputs = Outputs(zones, lead_s=config.output_lead_s, buffer_s=config.output_buffer_s).open()
     try:
         player = Player(outputs, log, lambda: _now(config))
         loops = None if args.forever else args.loop
@@ -381,7 +390,7 @@ def _now(config: Config) -> dt.datetime:
 
 
 def _duration_arg(text: str) -> float:
-    from broadcaster.fields import parse_duration
+    from broadcaster.fields import FieldError, parse_duration
 
     try:
         return parse_duration(text)
@@ -429,12 +438,17 @@ def cmd_log(args: argparse.Namespace) -> int:
     try:
         rows = []
         for play in log.plays(args.since, args.until, args.announcement, args.zone):
+            # a person reads "2 (340 ms)" (numbers and an SI unit: nothing to translate);
+            # a spreadsheet or a script gets two plain numbers
+            gaps: dict[str, object] = {"dropouts": play.dropouts, "dropout_ms": play.dropout_ms}
+            if args.format == "table":
+                gaps = {"dropouts": f"{play.dropouts} ({play.dropout_ms} ms)" if play.dropouts else ""}
             rows.append({
                 "id": play.id, "requested": log.local(play.requested_at),
                 "started": log.local(play.started_at), "ended": log.local(play.ended_at),
                 "announcement": play.announcement_id, "zone": play.zone, "trigger": play.trigger,
-                "outcome": play.outcome, "reason": play.reason, "content": play.content_hash[:12],
-                "host": play.host,
+                "outcome": play.outcome, "reason": play.reason, **gaps,
+                "content": play.content_hash[:12], "host": play.host,
             })  # fmt: skip
     finally:
         log.close()
@@ -458,18 +472,49 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+
     from broadcaster.daemon import Daemon
 
     if not args.verbose:
         logging.getLogger().setLevel(logging.INFO)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    return Daemon(_config_path(args), make_renderer).run()
+    return Daemon(_config_path(args)).run()
 
 
-def _control(args: argparse.Namespace, request: dict[str, object]) -> dict[str, object]:
-    from broadcaster.daemon import call, socket_path
+# The config's interface language, read with a line match: a control command parses no YAML.
+_UI_LANGUAGE = re.compile(r"""^ui_language[ \t]*:[ \t]*["']?([A-Za-z_]+)["']?[ \t]*(?:#.*)?$""", re.MULTILINE)
 
-    return call(socket_path(_station_config(args)), request)
+
+def _control_root(args: argparse.Namespace) -> Path:
+    """The station's folder, as ``Config.root`` has it, without loading the config.
+
+    Also follows the config's ``ui_language``, as :func:`load_station` does.
+    """
+    config_path = _config_path(args)
+    if config_path is None:
+        return Path.cwd().resolve()
+    if not config_path.is_file():
+        raise BroadcasterError(_("config file {path} does not exist").format(path=config_path))
+    if args.ui_language is None:
+        try:
+            match = _UI_LANGUAGE.search(config_path.read_text(encoding="utf-8-sig", errors="replace"))
+        except OSError:
+            match = None
+        if match and match[1].lower() in ("zh_cn", "en"):
+            set_language(match[1])
+    return config_path.parent.resolve()
+
+
+def _control(
+    args: argparse.Namespace,
+    request: dict[str, object],
+    timeout: float = 10.0,
+    on_progress: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    from broadcaster.control import call, socket_path
+
+    return call(socket_path(_control_root(args)), request, timeout, on_progress)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -482,8 +527,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{answer['station']}  {answer['now']}")
     for zone in answer["zones"]:  # type: ignore[attr-defined]
         playing = zone["playing"] or "-"
-        print(_("zone {zone}: playing {item}, waiting {waiting}").format(
-            zone=zone["zone"], item=playing, waiting=len(zone["waiting"])))  # fmt: skip
+        line = _("zone {zone}: playing {item}, waiting {waiting}").format(
+            zone=zone["zone"], item=playing, waiting=len(zone["waiting"]))  # fmt: skip
+        if zone.get("dropouts"):
+            line += "  " + _("({count} dropout(s) in this play)").format(count=zone["dropouts"])
+        print(line)
+    for card, state in (answer.get("cards") or {}).items():  # type: ignore[attr-defined]
+        if "dropouts" in state:
+            text = _("sound card {card}: {count} dropout(s) since start")
+            print(text.format(card=card, count=state["dropouts"]))
     for slot in answer["next"][:5]:  # type: ignore[index]
         print(_("next: {due} {playlist} {items}").format(due=slot["due"], playlist=slot["playlist"],
                                                          items=", ".join(slot["announcements"])))  # fmt: skip
@@ -504,12 +556,18 @@ def cmd_skip(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_progress(text: str) -> None:
+    print(_("station: {message}").format(message=text), file=sys.stderr, flush=True)
+
+
 def cmd_send(args: argparse.Namespace) -> int:
     name = args.announcement
     if Path(name).suffix in (".yaml", ".yml"):
         name = str(Path(name).resolve())
-    answer = _control(args, {"command": "send", "announcement": name, "priority": args.priority,
-                             "zones": [args.zone] if args.zone else None})  # fmt: skip
+    request = {"command": "send", "announcement": name, "priority": args.priority,
+               "zones": [args.zone] if args.zone else None}  # fmt: skip
+    # A render may take a while; each progress line proves the station is alive and restarts the timeout.
+    answer = _control(args, request, timeout=SEND_TIMEOUT_S, on_progress=_show_progress)
     print(_("sent {id} to {zones} ({priority})").format(
         id=answer["sent"], zones=", ".join(answer["zones"]), priority=answer["priority"]))  # type: ignore[arg-type]  # fmt: skip
     return 0
@@ -601,7 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     say = commands.add_parser("say", help=_("speak a text now, or write it to a file"))
     say.add_argument("text", metavar=_("TEXT"))
-    say.add_argument("-l", "--language", type=_language_arg, default=Language.MANDARIN,
+    # a string default goes through _language_arg only when `say` runs: no config import here
+    say.add_argument("-l", "--language", type=_language_arg, default="mandarin",
                      help=_("mandarin or cantonese (default: mandarin)"))  # fmt: skip
     say.add_argument("--text-only", action="store_true",
                      help=_("print the text as it will be spoken, and stop"))  # fmt: skip
@@ -671,6 +730,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _language_arg(text: str) -> Language:
+    from broadcaster.config import parse_language
+    from broadcaster.fields import FieldError
+
     try:
         return parse_language(text)
     except FieldError as exc:
@@ -678,6 +740,8 @@ def _language_arg(text: str) -> Language:
 
 
 def _setup_logging(verbose: bool) -> None:
+    import logging
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -719,7 +783,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.ui_language:
         set_language(args.ui_language)
-    _setup_logging(args.verbose)
+    if args.verbose or args.command not in CONTROL_COMMANDS:
+        _setup_logging(args.verbose)
     if args.command is None:
         parser.print_help()
         return 2
@@ -731,6 +796,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BroadcasterError as exc:
         if args.verbose:
+            import traceback
+
             traceback.print_exc()
         print(_("error: {message}").format(message=describe(exc)), file=sys.stderr)
         return 1
@@ -738,6 +805,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug: say so in one line unless asked for details
         if args.verbose:
+            import traceback
+
             traceback.print_exc()
         print(_("internal error: {message} (run with --verbose for details)").format(
             message=f"{type(exc).__name__}: {exc}"), file=sys.stderr)  # fmt: skip

@@ -92,6 +92,10 @@ class Config:
     play_log: Path = Path("data/playlog.sqlite")
     cache_dir: Path = Path("data/cache")
     lexicon: dict[Language, dict[str, str]] = field(default_factory=lambda: {lang: {} for lang in Language})
+    output_lead_s: float = 0.2
+    """Audio mixed ahead of each card: the margin against a busy machine."""
+    output_buffer_s: float = 0.1
+    """The sound device's own buffer: what a cut or an emergency waits for."""
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -104,7 +108,7 @@ class Config:
 
 _KEYS = (
     "station", "timezone", "ui_language", "zones", "quiet_hours", "speech", "chime",
-    "loudness", "play_log", "cache_dir", "lexicon",
+    "loudness", "play_log", "cache_dir", "lexicon", "output_lead", "output_buffer",
 )  # fmt: skip
 
 
@@ -150,6 +154,20 @@ def parse_loudness(text: str) -> float:
     raise FieldError(
         Msg.of("'{value}' is not a loudness target", value=text),
         Msg.of("write it in LUFS from -40 to -5, like -18"),
+    )
+
+
+def parse_output_time(text: str) -> float:
+    """``0.2s`` → seconds, from 0.02 to 2: the feeder's lead or the device buffer."""
+    try:
+        seconds = parse_duration(text)
+    except FieldError:
+        seconds = -1.0
+    if 0.02 <= seconds <= 2.0:
+        return seconds
+    raise FieldError(
+        Msg.of("'{value}' is not a buffer length", value=text),
+        Msg.of("write it in seconds from 0.02s to 2s, like 0.2s"),
     )
 
 
@@ -297,5 +315,7 @@ def load_config(path: Path | None, problems: Problems, root: Path | None = None)
         play_log=Path(f.text("play_log") or base.play_log),
         cache_dir=Path(f.text("cache_dir") or base.cache_dir),
         lexicon=_lexicon(f, problems),
+        output_lead_s=f.scalar("output_lead", parse_output_time, base.output_lead_s),
+        output_buffer_s=f.scalar("output_buffer", parse_output_time, base.output_buffer_s),
     )
     return config

@@ -1,9 +1,22 @@
 """``broadcaster run``: the composition root of the station.
 
-Starts in dependency order — lock, content, play log, speech, sound cards,
-zone workers, scheduler, control socket, file watcher — and stops in reverse
-in ``finally``. Reloads (SIGHUP or a changed file, debounced) re-check every
-file and swap atomically; a file with errors keeps its last good version.
+Starts in dependency order — lock, content, play log, rendering (in child
+processes), sound cards, the station thread, scheduler, control socket, file
+watcher — and stops in reverse in ``finally``: the scheduler stops before the
+station, which ends every play with its row before the cards close. Reloads
+(SIGHUP or a changed file, debounced) re-check every file, render what is new
+and swap atomically; a file with errors keeps its last good version.
+
+Who owns what:
+
+- the main thread: start, stop, reloads (one at a time) and the systemd watchdog;
+  it replaces ``content`` and ``items`` whole (readers take the reference once);
+- the station thread (:class:`broadcaster.station.Station`): every zone's queue,
+  current play and log rows;
+- the scheduler's thread: only hands requests to the station;
+- the control socket's threads: read ``content``/``items``, post to the station,
+  wait for a render in a child process, never play or render themselves;
+- each card's feeder and PortAudio callback: that card's blocks and playbacks.
 """
 
 from __future__ import annotations
@@ -35,15 +48,18 @@ from broadcaster.content import (
 from broadcaster.content import (
     Priority as AnnouncementPriority,
 )
+from broadcaster.control import call, socket_path
 from broadcaster.errors import BroadcasterError
 from broadcaster.player import Item, Outputs, Player
 from broadcaster.playlog import PlayLog
 from broadcaster.problems import Problem, Problems
 from broadcaster.pulse import SinkWatcher
-from broadcaster.render import Renderer
+from broadcaster.renderpool import RenderPool
 from broadcaster.scheduler import Scheduler
 from broadcaster.station import Priority, Request, Station
 from broadcaster.timetable import Occurrence, in_quiet_hours
+
+__all__ = ["Daemon", "call", "socket_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +68,18 @@ WATCH_S = 0.5
 WATCHDOG_S = 10.0
 
 
+_PRIORITIES = {
+    AnnouncementPriority.NORMAL: Priority.NORMAL,
+    AnnouncementPriority.HIGH: Priority.HIGH,
+    AnnouncementPriority.EMERGENCY: Priority.EMERGENCY,
+}
+
+
 class AlreadyRunningError(BroadcasterError):
     """Raised when another station already runs on the same folder."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(f"another station is already running here (lock {path})")
-
-
-def socket_path(config: Config) -> Path:
-    return config.resolve(Path("data") / "broadcaster.sock")
 
 
 def notify(message: str) -> None:
@@ -135,10 +154,10 @@ def merge_last_good(old: Content | None, new: Content, problems: Problems) -> Co
 
 
 class Daemon:
-    def __init__(self, config_path: Path | None, renderer_for: Callable[[Config], Renderer],
+    def __init__(self, config_path: Path | None,
                  clock: Callable[[Config], dt.datetime] | None = None) -> None:  # fmt: skip
         self.config_path = config_path
-        self.renderer_for = renderer_for
+        self.renders = RenderPool()
         self._clock = clock or (lambda config: dt.datetime.now(config.tz))
         self.content: Content | None = None
         self.items: dict[str, Item] = {}
@@ -168,17 +187,11 @@ class Daemon:
         self.errors = (lines + self.errors)[:20]
 
     def _render_all(self, content: Content) -> dict[str, Item]:
-        renderer = self.renderer = self.renderer_for(content.config)
-        items = {}
-        for announcement in content.announcements.values():
-            try:
-                rendered = renderer.render(announcement)
-            except BroadcasterError as exc:
-                self.errors.insert(0, f"{announcement.id}: {exc}")
-                logger.error("Cannot render %s: %s", announcement.id, exc)
-                continue
-            items[announcement.id] = Item(announcement.id, rendered.path.stem, rendered.path,
-                                          rendered.duration_s)  # fmt: skip
+        """Every announcement rendered in child processes (cached ones are only found)."""
+        items, errors = self.renders.render_all(content.config, content.announcements.values())
+        for name, error in sorted(errors.items()):
+            self.errors.insert(0, f"{name}: {error}")
+            logger.error("Cannot render %s: %s", name, error)
         return items
 
     def reload(self) -> None:
@@ -191,24 +204,20 @@ class Daemon:
                 logger.error("Zones changed in config.yaml: restart the station to use them")
                 content = Content(self.content.config, content.announcements, content.playlists)  # type: ignore[union-attr]
             self.content, self.items = content, items
-            self.scheduler.update(content)
             self._set_background()
+            self.scheduler.update(content)
             logger.info("Reloaded: %d announcements, %d playlists", len(content.announcements),
                         len(content.playlists))  # fmt: skip
 
     def _set_background(self) -> None:
         assert self.content is not None
-        for worker in self.station.workers.values():
+        for zone in self.station.zones:
             loop_items, gap = [], 30.0
             for playlist in self.content.playlists.values():
-                if (
-                    playlist.enabled
-                    and playlist.loop
-                    and (not playlist.zones or worker.zone in playlist.zones)
-                ):
+                if playlist.enabled and playlist.loop and (not playlist.zones or zone in playlist.zones):
                     loop_items += [self.items[a] for a in playlist.loop.play if a in self.items]
                     gap = playlist.loop.gap_s
-            worker.background, worker.background_gap_s = loop_items, gap
+            self.station.set_background(zone, loop_items, gap)
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -217,7 +226,7 @@ class Daemon:
         assert content is not None
         day = occurrence.due.astimezone(content.config.tz).date()
         for zone in occurrence.zones:
-            items, priority = [], Priority.SCHEDULED
+            items, priority = [], Priority.NORMAL
             for name in occurrence.announcements * occurrence.repeat:
                 announcement = content.announcements.get(name)
                 item = self.items.get(name)
@@ -230,32 +239,46 @@ class Daemon:
                     self.log.missed(name, item.content_hash, zone, "schedule", occurrence.due,
                                     f"not valid on {day.isoformat()}")  # fmt: skip
                     continue
-                if announcement.priority is AnnouncementPriority.EMERGENCY:
-                    priority = Priority.EMERGENCY
+                priority = max(priority, _PRIORITIES[announcement.priority])
                 items.append(item)
-            if items and zone in self.station.workers:
+            if items and zone in self.station.zones:
                 trigger = "emergency" if priority is Priority.EMERGENCY else "schedule"
                 self.station.submit(Request(tuple(items), zone, priority, trigger, occurrence.due,
                                             f"{occurrence.playlist}#{occurrence.slot + 1}"))  # fmt: skip
 
-    def send(self, name: str, zones: list[str] | None, priority: str) -> dict[str, object]:
-        """Play an announcement now (the control socket's ``send``)."""
+    def send(self, name: str, zones: list[str] | None, priority: str,
+             progress: Callable[[str], None] = lambda text: None) -> dict[str, object]:
+        """Play an announcement now (the control socket's ``send``).
+
+        A rendered announcement is handed to the station at once; one that is not
+        (a file from outside the station, or not yet rendered) is rendered in a child
+        process first, with ``progress`` told so.
+        """
         content = self.content
         assert content is not None
         announcement = self._find(content, name)
-        item = self.items.get(announcement.id)
-        if item is None:  # a file from outside the station: render it now (cached next time)
-            rendered = self.renderer.render(announcement)
-            item = Item(announcement.id, rendered.path.stem, rendered.path, rendered.duration_s)
         level = Priority.EMERGENCY if priority == "emergency" else Priority.LIVE
-        trigger = "emergency" if level is Priority.EMERGENCY else "manual"
-        targets = zones or list(self.station.workers)
-        unknown = [z for z in targets if z not in self.station.workers]
+        targets = zones or list(self.station.zones)
+        unknown = [z for z in targets if z not in self.station.zones]
         if unknown:
             raise BroadcasterError(f"unknown zone '{unknown[0]}'")
+        item = None if self._stale(announcement) else self.items.get(announcement.id)
+        if item is None:
+            progress(f"rendering {announcement.id}")
+            result = self.renders.render(content.config, announcement)
+            if isinstance(result, str):
+                raise BroadcasterError(f"cannot render {announcement.id}: {result}")
+            item = result
+        requested = self.clock()
+        trigger = "emergency" if level is Priority.EMERGENCY else "manual"
         for zone in targets:
-            self.station.submit(Request((item,), zone, level, trigger, self.clock(), announcement.id))
+            self.station.submit(Request((item,), zone, level, trigger, requested, announcement.id))
         return {"sent": announcement.id, "zones": targets, "priority": level.name.lower()}
+
+    def _stale(self, announcement: Announcement) -> bool:
+        """A file sent by path that differs from the station's version of the same id."""
+        known = self.content.announcements.get(announcement.id) if self.content else None
+        return known is None or known != announcement
 
     def _find(self, content: Content, name: str) -> Announcement:
         if name in content.announcements:
@@ -275,13 +298,13 @@ class Daemon:
         from broadcaster.timetable import occurrences
 
         upcoming = occurrences(self.content, now, now + dt.timedelta(days=1))[:10]
-        cards = {card.device.name: {"alive": card.alive, "underflows": card.underflows,
-                                    "failure": card.failure}
+        cards = {card.name: {"alive": card.alive, "underflows": card.underflows, "dropouts": card.gaps,
+                             "failure": card.failure}
                  for card in self.outputs.cards.values()}  # fmt: skip
         return {
             "station": self.content.config.station,
             "now": now.isoformat(timespec="seconds"),
-            "zones": [w.status() for w in self.station.workers.values()],
+            "zones": self.station.snapshot,
             "next": [
                 {
                     "due": o.due.isoformat(timespec="seconds"),
@@ -313,17 +336,19 @@ class Daemon:
             started.append(self.log.close)
             self.log.reconcile(self.clock())
             self.items = self._render_all(content)
-            self.outputs = Outputs(config.zones, tolerate_missing=True).open()
+            self.outputs = Outputs(config.zones, tolerate_missing=True, lead_s=config.output_lead_s,
+                                   buffer_s=config.output_buffer_s).open()
             started.append(self.outputs.close)
             watcher = SinkWatcher(self.outputs.sink_removed, self.outputs.sink_added).start()
             started.append(watcher.stop)
             player = Player(self.outputs, self.log, self.clock)
-            self.station = Station(player, config.zones, self.clock, self._quiet).start()
-            started.append(self.station.shutdown)
+            self.station = Station(player, config.zones, self.clock, self._quiet)
             self._set_background()
+            self.station.start()
+            started.append(self.station.shutdown)
             self.scheduler = Scheduler(content, self.on_due, self.clock).start()
             started.append(self.scheduler.shutdown)
-            server = _ControlServer(socket_path(config), self)
+            server = _ControlServer(socket_path(config.root), self)
             started.append(server.close)
             self._signals()
             threading.Thread(target=self._watch, name="file-watcher", daemon=True).start()
@@ -391,6 +416,8 @@ class Daemon:
 
 
 class _Handler(socketserver.StreamRequestHandler):
+    """One request per connection: a JSON line in; progress lines, then the answer line, out."""
+
     def handle(self) -> None:
         daemon: Daemon = self.server.daemon  # type: ignore[attr-defined]
         try:
@@ -398,23 +425,28 @@ class _Handler(socketserver.StreamRequestHandler):
             answer = self._dispatch(daemon, request)
         except (BroadcasterError, AudioError, ValueError, KeyError) as exc:
             answer = {"error": str(exc)}
-        self.wfile.write((json.dumps(answer, ensure_ascii=False) + "\n").encode())
+        self._write(answer)
 
-    @staticmethod
-    def _dispatch(daemon: Daemon, request: dict) -> dict:  # type: ignore[type-arg]
+    def _write(self, message: dict[str, object]) -> None:
+        try:
+            self.wfile.write((json.dumps(message, ensure_ascii=False) + "\n").encode())
+            self.wfile.flush()
+        except OSError:
+            logger.debug("the control client went away", exc_info=True)
+
+    def _dispatch(self, daemon: Daemon, request: dict) -> dict:  # type: ignore[type-arg]
         command = request.get("command")
         zones = request.get("zones") or None
         if command == "status":
             return daemon.status()
         if command == "send":
-            return daemon.send(request["announcement"], zones, request.get("priority", "live"))
-        workers = [w for z, w in daemon.station.workers.items() if zones is None or z in zones]
+            return daemon.send(request["announcement"], zones, request.get("priority", "live"),
+                               lambda text: self._write({"progress": text}))  # fmt: skip
+        chosen = [z for z in daemon.station.zones if zones is None or z in zones]
         if command == "stop":
-            for worker in workers:
-                worker.stop_all("stopped by the operator")
-            return {"stopped": [w.zone for w in workers]}
+            return {"stopped": daemon.station.stop(chosen, "stopped by the operator")}
         if command == "skip":
-            return {"skipped": [w.zone for w in workers if w.skip()]}
+            return {"skipped": daemon.station.skip(chosen)}
         if command == "reload":
             daemon.reload_requested.set()
             return {"reload": "requested"}
@@ -442,28 +474,3 @@ class _ControlServer:
         self.server.shutdown()
         self.server.server_close()
         self.path.unlink(missing_ok=True)
-
-
-def call(path: Path, request: dict[str, object], timeout: float = 10.0) -> dict[str, object]:
-    """Send one request to a running station and return its answer."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(str(path))
-        except FileNotFoundError as exc:
-            raise BroadcasterError(f"no station is running here (no {path})") from exc
-        except PermissionError as exc:
-            raise BroadcasterError(f"not allowed to control the station ({path})") from exc
-        except ConnectionRefusedError as exc:
-            raise BroadcasterError(f"no station is running here ({path} is stale)") from exc
-        sock.sendall((json.dumps(request, ensure_ascii=False) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    answer = json.loads(data or b"{}")
-    if "error" in answer:
-        raise BroadcasterError(str(answer["error"]))
-    return answer

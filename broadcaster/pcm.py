@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from broadcaster.errors import AudioError
 
@@ -40,6 +39,10 @@ class Pcm:
     def resampled(self, rate_hz: int) -> Pcm:
         if rate_hz == self.rate_hz:
             return self
+        # Imported here: scipy.signal costs ~0.7 s and ~100 MiB, and the station only
+        # resamples for a card that cannot take the output rate.
+        from scipy.signal import resample_poly
+
         g = math.gcd(rate_hz, self.rate_hz)
         out = resample_poly(self.samples, rate_hz // g, self.rate_hz // g)
         return Pcm(out.astype(np.float32), rate_hz)

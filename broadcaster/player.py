@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from broadcaster.audio import (
     COMPLETED,
+    DEVICE_BUFFER_S,
     FAILED,
+    LEAD_S,
     PREFERRED_RATE_HZ,
+    Card,
     CardOutput,
     Device,
+    FakeCard,
     Playback,
     find_device,
     list_devices,
@@ -48,7 +51,7 @@ class Item:
 @dataclass(frozen=True)
 class ZoneOutput:
     zone: str
-    card: CardOutput
+    card: Card
     channels: tuple[int, ...]
     """0-based channel indices on the card."""
     gain: float
@@ -58,13 +61,14 @@ class Outputs:
     """The station's zones, each on its card; cards opened once and kept open."""
 
     def __init__(self, zones: dict[str, Zone], devices: list[Device] | None = None,
-                 tolerate_missing: bool = False) -> None:  # fmt: skip
+                 tolerate_missing: bool = False, lead_s: float = LEAD_S,
+                 buffer_s: float = DEVICE_BUFFER_S) -> None:  # fmt: skip
         """With ``tolerate_missing`` a card that is not there gets a placeholder that fails
         its plays (with the reason) until :meth:`recover` finds it; otherwise it is an error."""
         devices = list_devices() if devices is None else devices
         self.tolerate_missing = tolerate_missing
         self.zones: dict[str, ZoneOutput] = {}
-        self.cards: dict[int, CardOutput] = {}
+        self.cards: dict[int, CardOutput] = {}  # FakeCard in tests
         self.missing: set[str] = set()
         """Cards whose sink the sound server lost: not reopened until it is back."""
         wanted: dict[int, tuple[Device, int]] = {}
@@ -85,12 +89,26 @@ class Outputs:
             wanted[device.index] = (device, width)
             placed.append((zone, device))
         for index, (device, width) in wanted.items():
-            self.cards[index] = CardOutput(device, channels=max(width, min(2, device.channels)))
+            self.cards[index] = CardOutput(device, max(width, min(2, device.channels)), lead_s, buffer_s)
             if index < 0:
                 self.cards[index].failure = f"sound card '{device.name}' not found"
         for zone, device in placed:
             channels = tuple(c - 1 for c in zone.channels)
             self.zones[zone.name] = ZoneOutput(zone.name, self.cards[device.index], channels, zone.volume)
+
+    @classmethod
+    def fake(cls, zones: dict[str, Zone], clock: Callable[[], float]) -> Outputs:
+        """Zones on :class:`FakeCard` s (one per device name) on a virtual clock, for tests."""
+        outputs = cls.__new__(cls)
+        outputs.tolerate_missing, outputs.missing = True, set()
+        outputs.cards, outputs.zones = {}, {}
+        for index, zone in enumerate(zones.values()):
+            card = next((c for c in outputs.cards.values() if c.name == zone.device), None)
+            if card is None:
+                card = outputs.cards[index] = FakeCard(zone.device, max(2, *zone.channels), clock)
+            outputs.zones[zone.name] = ZoneOutput(zone.name, card, tuple(c - 1 for c in zone.channels),
+                                                  zone.volume)  # fmt: skip
+        return outputs
 
     def open(self) -> Outputs:
         opened = []
@@ -154,60 +172,84 @@ class ZonePlay:
         self.item, self.zone, self.playback = item, zone, playback
         self.trigger, self.requested_at = trigger, requested_at
         self.row: int | None = None
+        self.final = False
 
     @property
     def started(self) -> bool:
-        return self.playback.started_frame is not None
+        return self.playback.started
 
     def elapsed_s(self) -> float:
-        return self.playback.position / self.zone.card.rate_hz
+        return self.playback.elapsed_s()
 
     def stop(self, reason: str) -> None:
-        self.playback.stop(reason, rate_hz=self.zone.card.rate_hz)
+        self.playback.stop(reason)
 
 
 class Player:
-    """Plays items on zones and writes the truth about each play to the log."""
+    """Puts items on zones and writes the truth about each play to the log.
+
+    Not thread-safe: one owner (the station's thread, or the van loop) calls it.
+    """
 
     def __init__(self, outputs: Outputs, log: PlayLog, clock: Clock) -> None:
         self.outputs = outputs
         self.log = log
         self.clock = clock
-        self._lock = threading.Lock()
 
-    def queue(self, item: Item, zone: str, trigger: str, start_frame: int | None = None) -> ZonePlay:
-        """Put ``item`` on ``zone`` now, or at ``start_frame`` of its card."""
+    def queue(self, item: Item, zone: str, trigger: str, requested_at: dt.datetime | None = None,
+              start_frame: int | None = None) -> ZonePlay:  # fmt: skip
+        """Put ``item`` on ``zone`` as soon as possible, or at ``start_frame`` of its card."""
         output = self.outputs[zone]
         pcm = read_wav(item.path)
-        playback = output.card.play(pcm, output.channels, output.gain, start_frame, item.announcement_id)
-        return ZonePlay(item, output, playback, trigger, self.clock())
+        if pcm.rate_hz != output.card.rate_hz:
+            pcm = pcm.resampled(output.card.rate_hz)
+        playback = output.card.play(pcm.samples, output.channels, output.gain, start_frame,
+                                    item.announcement_id)  # fmt: skip
+        return ZonePlay(item, output, playback, trigger, requested_at or self.clock())
 
-    def note_start(self, play: ZonePlay) -> None:
-        """Write the log row of a play that has begun (call once it has)."""
-        with self._lock:
-            if play.row is None and play.started:
-                item, started = play.item, _when(play.playback.started_at)
-                play.row = self.log.start(item.announcement_id, item.content_hash, play.zone.zone,
-                                          play.trigger, play.requested_at, started)  # fmt: skip
+    def journal(self, play: ZonePlay) -> bool:
+        """Bring the log row of ``play`` up to date; True once it is final.
+
+        The row is written when the audio reached the card (outcome ``playing``) and
+        finished with the outcome and dropouts; a play that failed before it sounded
+        gets a ``failed`` row; one stopped before it sounded gets none (its owner
+        decides: resumed later, or logged missed).
+        """
+        if play.final:
+            return True
+        playback = play.playback
+        item = play.item
+        if play.row is None and playback.started:
+            play.row = self.log.start(item.announcement_id, item.content_hash, play.zone.zone, play.trigger,
+                                      play.requested_at, _when(playback.started_at))  # fmt: skip
+        if not playback.done.is_set():
+            return False
+        play.final = True
+        outcome = playback.outcome or FAILED
+        if play.row is not None:
+            self.log.finish(play.row, outcome, _when(playback.ended_at), playback.reason,
+                            _when(playback.started_at), dropouts=playback.dropouts,
+                            dropout_ms=playback.dropout_ms)  # fmt: skip
+        elif outcome == FAILED:
+            self.failed(item, play.zone.zone, play.trigger, play.requested_at, playback.reason)
+            return True
+        if play.row is not None:
+            logger.info("%s on %s: %s %s", item.announcement_id, play.zone.zone, outcome, playback.reason)
+        return True
+
+    def failed(self, item: Item, zone: str, trigger: str, requested_at: dt.datetime, reason: str) -> None:
+        """A play that could not start (a dead card, an unreadable file)."""
+        row = self.log.start(item.announcement_id, item.content_hash, zone, trigger, requested_at)
+        self.log.finish(row, FAILED, self.clock(), reason)
+        logger.error("%s on %s failed: %s", item.announcement_id, zone, reason)
 
     def settle(self, play: ZonePlay, timeout: float | None = None) -> str:
-        """Wait until ``play`` ends and finish its log row with what happened."""
-        outcome = play.playback.wait(timeout)
-        if outcome is None:
+        """Wait until ``play`` ends and write its row (for callers that wait, like the van loop)."""
+        if play.playback.wait(timeout) is None:
             play.stop("did not finish in time")
-            outcome = play.playback.wait(2.0) or FAILED
-        self.note_start(play)
-        if play.row is not None:
-            ended = _when(play.playback.ended_at)
-            self.log.finish(play.row, outcome, ended, play.playback.reason,
-                            _when(play.playback.started_at))  # fmt: skip
-        elif outcome == FAILED:  # it never started: the failure still goes in the log
-            play.row = self.log.start(play.item.announcement_id, play.item.content_hash,
-                                      play.zone.zone, play.trigger, play.requested_at)  # fmt: skip
-            self.log.finish(play.row, FAILED, self.clock(), play.playback.reason)
-        logger.info("%s on %s: %s %s", play.item.announcement_id, play.zone.zone, outcome,
-                    play.playback.reason)  # fmt: skip
-        return outcome
+            play.playback.wait(2.0)
+        self.journal(play)
+        return play.playback.outcome or FAILED
 
 
 def _reinitialize() -> None:

@@ -197,6 +197,16 @@ class Renderer:
         return loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)[0]
 
 
+def make_renderer(config: Config) -> Renderer:
+    """The speech pipeline for ``config``: engines, caches, renderer."""
+    from broadcaster.tts import Speaker, all_engines
+    from broadcaster.tts.cache import AudioCache
+
+    cache_dir = config.resolve(config.cache_dir)
+    speaker = Speaker(all_engines(), AudioCache(cache_dir / "speech"))
+    return Renderer(config, speaker, cache_dir / "announcements")
+
+
 def render_all(
     renderer: Renderer,
     announcements: Iterable[Announcement],

@@ -1,9 +1,11 @@
 """Playlists → play requests. The only module that imports APScheduler.
 
-APScheduler wakes us at each slot's next due time (one job per slot, with a
-trigger computed by :mod:`broadcaster.timetable`), and a tick every few
-seconds catches up after clock steps or sleeps. Either way :class:`DueTracker`
-decides: every occurrence between the last check and now is handed on once —
+APScheduler wakes us ``AHEAD_S`` before each slot's next due time (one job per
+slot, with a trigger computed by :mod:`broadcaster.timetable`), and a tick every
+few seconds catches up after clock steps or sleeps. Handing a slot on a little
+early lets the station place it on the card so that its first sample is heard
+at the due time, whatever the device's latency. Either way :class:`DueTracker`
+decides: every occurrence up to ``AHEAD_S`` from now is handed on once —
 to be played if it is at most ``grace_s`` late, else logged missed. A clock
 stepped back hands nothing on twice; a clock stepped forward hands on a few
 late slots and logs the rest missed: no storm of duplicate plays.
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 TICK_S = 5.0
 CLOCK_STEP_S = 2.0
+AHEAD_S = 1.0
+"""Slots are handed on this long before they are due."""
 
 
 class DueTracker:
@@ -59,7 +63,10 @@ class _SlotTrigger(BaseTrigger):
         playlist = content.playlists.get(self.playlist)
         if playlist is None or self.index >= len(playlist.slots):
             return None
-        return next_due(content, playlist, self.index, previous_fire_time or now)
+        ahead = dt.timedelta(seconds=AHEAD_S)
+        after = previous_fire_time + ahead if previous_fire_time else now
+        due = next_due(content, playlist, self.index, after)
+        return None if due is None else due - ahead
 
 
 class Scheduler:
@@ -118,7 +125,7 @@ class Scheduler:
             self._aps.wakeup()
         now = self.clock()
         with self._lock:
-            due = self.tracker.due(now)
+            due = self.tracker.due(now + dt.timedelta(seconds=AHEAD_S))
         self.last_fired = now
         for occurrence in due:
             late = (now - occurrence.due).total_seconds()

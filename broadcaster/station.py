@@ -1,20 +1,36 @@
-"""Who plays what on each zone: priorities, waiting, cutting in, resuming, missing.
+"""Who plays what on each zone: priorities, cutting in, resuming, missing.
 
-One worker per zone takes :class:`Request` objects and decides:
+Per zone, one item at a time. Requests wait in the zone's queue, the highest
+priority first, then the earliest due. The rules, by priority:
 
-- **one item at a time per zone**; a request that would overlap waits in the
-  zone's queue (highest priority first, then the earliest due);
-- **priorities**: emergency > live > scheduled > background loop. A request of
-  a higher priority cuts what plays with a short fade;
-- **resume rule**: a cut announcement is played again *from its start* once the
-  higher-priority items are done, followed by the rest of its request; a cut
-  background item is not repeated, the loop goes on with the next one;
-- **misfire rule**: a request that starts more than ``grace_s`` (5 minutes)
-  after it was due — or after it was cut — is not played but logged ``missed``
-  with how late it was; during quiet hours only emergencies play, the rest is
-  logged ``missed`` ("quiet hours").
+=============  ====================================  ===============================
+priority       cuts (with a 30 ms fade)              when cut itself
+=============  ====================================  ===============================
+emergency      everything below; also in quiet hours  never (another emergency waits)
+live (send)    high, normal, background              played again from its start
+high           normal, background                    played again from its start
+normal         background                            played again from its start
+background     nothing (plays when the zone has       not repeated; the loop goes on
+               been idle for the loop's gap)
+=============  ====================================  ===============================
 
-Every request ends as play rows or missed rows in the log, never as nothing.
+- **resume rule**: a cut request is played again from the cut item's start once
+  the more important items are done, then the rest of its items;
+- **misfire rule**: a request that would start more than ``grace_s`` (5
+  minutes) after it was due — or after it was cut — is logged ``missed`` with
+  how late it was; in quiet hours only emergencies play, the rest is logged
+  ``missed`` ("quiet hours");
+- a request due in the future (the scheduler hands slots on a little early) is
+  placed on the card at the frame that reaches the loudspeaker at its due time.
+
+Every request ends as play rows or missed rows in the log, never as nothing:
+also when it is stopped, skipped before it sounded, or the station stops.
+
+Threads: :class:`Station` owns every zone's state and changes it only in its
+own thread (or, when no thread was started, in the caller's: the tests drive
+it on a virtual clock). Other threads — the scheduler, the control socket, the
+cards' feeders — post work to it (:meth:`Station.submit`, :meth:`Station.skip`,
+…) and read :attr:`Station.snapshot`, which is replaced whole after each step.
 """
 
 from __future__ import annotations
@@ -22,12 +38,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
+from typing import TypeVar
 
-from broadcaster.audio import INTERRUPTED
+from broadcaster.audio import FAILED, INTERRUPTED
 from broadcaster.config import Zone
 from broadcaster.errors import AudioError
 from broadcaster.hardware import run_hook
@@ -37,13 +56,19 @@ logger = logging.getLogger(__name__)
 
 GRACE_S = 300.0
 ITEM_GAP_S = 1.0
+POLL_S = 0.1
+"""The station thread looks at its timers at least this often (changes wake it at once)."""
+STOP_WAIT_S = 3.0
+
+T = TypeVar("T")
 
 
 class Priority(IntEnum):
     BACKGROUND = 0
-    SCHEDULED = 1
-    LIVE = 2
-    EMERGENCY = 3
+    NORMAL = 1
+    HIGH = 2
+    LIVE = 3
+    EMERGENCY = 4
 
 
 _order = itertools.count()
@@ -67,197 +92,166 @@ class Request:
         return (-self.priority, self.due, self.seq)
 
 
-class ZoneWorker:
-    """The one place that decides what plays on one zone."""
+@dataclass
+class _Current:
+    """The request a zone is playing, and which of its items."""
+
+    request: Request
+    index: int
+    play: ZonePlay
+    cut_by: Request | None = None
+    stopped: bool = False
+
+
+class ZoneControl:
+    """The decisions for one zone. Called from the station's thread only."""
 
     def __init__(self, zone: str, player: Player, clock: Callable[[], dt.datetime],
                  quiet: Callable[[dt.datetime], bool], grace_s: float = GRACE_S,
                  hardware: Zone | None = None) -> None:  # fmt: skip
         self.zone, self.player, self.clock, self.quiet, self.grace_s = zone, player, clock, quiet, grace_s
         self.hardware = hardware
-        self.amplifier_on = False
-        self.hardware_errors: list[str] = []
         self.background: list[Item] = []
         self.background_gap_s = 30.0
+        self.stopping = False
+        self.amplifier_on = False
+        self.hardware_errors: list[str] = []
         self._background_next = 0
         self._queue: list[Request] = []
-        self._current: tuple[Request, ZonePlay] | None = None
-        self._cut_by: Request | None = None
-        self._wake = threading.Condition()
-        self._stopping = False
+        self._current: _Current | None = None
+        self._open: list[ZonePlay] = []
+        """Plays whose log rows are not final yet (the last one may still sound as the next is queued)."""
         self._idle_since = clock()
-        self._thread = threading.Thread(target=self._run, name=f"zone-{zone}", daemon=True)
+        self._hook: Future[str | None] | None = None
+        self._ready_at: dt.datetime | None = None
+        self._hooks = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hooks-{zone}")
 
-    def start(self) -> ZoneWorker:
-        self._thread.start()
-        return self
-
-    # --- from other threads ---------------------------------------------------------------------
+    # --- orders ---------------------------------------------------------------------------------
 
     def submit(self, request: Request) -> None:
-        with self._wake:
-            self._queue.append(request)
-            self._queue.sort(key=Request.sort_key)
-            current = self._current
-            if current is not None and request.priority > current[0].priority and self._cut_by is None:
-                self._cut_by = request
-                current[1].stop(f"cut by {request.priority.name.lower()} '{request.label}'")
-            self._wake.notify_all()
+        if self.stopping:
+            self._miss(request, "the station stopped")
+            return
+        self._enqueue(request)
+        current = self._current
+        if current is not None and current.cut_by is None and request.priority > current.request.priority:
+            current.cut_by = request
+            reason = f"cut by {request.priority.name.lower()} '{request.label}'"
+            for play in self._open:  # the tail of the previous item may still sound too
+                play.stop(reason)
 
     def skip(self) -> bool:
-        with self._wake:
-            if self._current is None:
-                return False
-            self._current[1].stop("skipped by the operator")
-            return True
+        if self._current is None:
+            return False
+        self._current.play.stop("skipped by the operator")
+        return True
 
     def stop_all(self, reason: str) -> None:
-        """Stop what plays and drop what waits (logging it missed)."""
-        with self._wake:
-            dropped, self._queue = self._queue, []
-            if self._current is not None:
-                self._current[1].stop(reason)
-            self._wake.notify_all()
+        """Stop what plays and drop what waits and the rest of the current request (logged missed)."""
+        dropped, self._queue = self._queue, []
         for request in dropped:
             self._miss(request, reason)
+        current = self._current
+        if current is not None and not current.stopped:
+            current.stopped = True
+            for play in self._open:
+                play.stop(reason)
+            rest = current.request.items[current.index + 1 :]
+            self._miss(replace(current.request, items=rest), reason)
 
-    def shutdown(self, reason: str = "the station stopped") -> None:
-        with self._wake:
-            self._stopping = True
-        self.stop_all(reason)
-        self._thread.join(10)
+    @property
+    def settled(self) -> bool:
+        """Nothing plays and every row is final."""
+        return self._current is None and not self._open
 
-    def status(self) -> dict[str, object]:
-        with self._wake:
-            current = self._current
-            return {
-                "zone": self.zone,
-                "playing": current[1].item.announcement_id if current else None,
-                "priority": current[0].priority.name.lower() if current else None,
-                "elapsed_s": round(current[1].elapsed_s(), 1) if current else None,
-                "waiting": [r.label for r in self._queue],
-                "amplifier_on": self.amplifier_on,
-                "hardware_errors": list(self.hardware_errors),
-            }
+    # --- the step -------------------------------------------------------------------------------
 
-    # --- the worker -------------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._queue and not self._stopping and not self._background_due():
-                    if self._power_off_due():
-                        break
-                    self._wake.wait(0.2)
-                stopping = self._stopping
-                idle = not self._queue and not self._background_due()
-                request = None if stopping or idle else (
-                    self._queue.pop(0) if self._queue else self._background_request()
-                )  # fmt: skip
-            # Hooks run outside the lock: a slow relay must not hold up an emergency's submit().
-            if stopping:
-                if self.amplifier_on:
-                    self._power("power_off")
-                return
-            if idle:
-                self._power("power_off")
-            elif request is not None:
-                self._serve(request)
-
-    def _background_due(self) -> bool:
-        if not self.background:
-            return False
-        return (self.clock() - self._idle_since).total_seconds() >= self.background_gap_s
-
-    def _background_request(self) -> Request | None:
-        if not self.background:
-            return None
-        item = self.background[self._background_next % len(self.background)]
-        self._background_next += 1
-        return Request(
-            (item,), self.zone, Priority.BACKGROUND, "schedule", self.clock(), item.announcement_id
-        )
-
-    def _serve(self, request: Request) -> None:
+    def step(self) -> None:
         now = self.clock()
+        self._open = [play for play in self._open if not self.player.journal(play)]
+        if self._current is not None:
+            self._advance(self._current, now)
+        while self._current is None and not self.stopping and self._start_next(now):
+            pass
+        self._power_off_when_idle(now)
+
+    def _advance(self, current: _Current, now: dt.datetime) -> None:
+        """When the current item is over in the mix, decide what follows it."""
+        playback = current.play.playback
+        end = playback.end_frame
+        if not (playback.done.is_set() or (end is not None and playback.card.mixed_until >= end)):
+            return
+        request, index = current.request, current.index
+        silent = playback.done.is_set() and not playback.started and playback.outcome == INTERRUPTED
+        self._current = None
+        if current.cut_by is not None:
+            if request.priority > Priority.BACKGROUND:
+                # Resume rule: the cut item again from its start, then the rest.
+                self._enqueue(replace(request, items=request.items[index:], cut_at=now))
+            return
+        if silent and request.priority > Priority.BACKGROUND:
+            self._miss(replace(request, items=request.items[index : index + 1]), playback.reason)
+        if current.stopped or index + 1 == len(request.items):
+            self._idle_since = now
+            return
+        start = None
+        if end is not None and playback.outcome != FAILED:
+            start = end + round(ITEM_GAP_S * playback.card.rate_hz)
+        self._queue_item(request, index + 1, start)
+
+    def _start_next(self, now: dt.datetime) -> bool:
+        """Take the next request (or background item) if there is one; True to look again."""
+        if self._queue:
+            request = self._queue[0]
+        elif self.background and (now - self._idle_since).total_seconds() >= self.background_gap_s:
+            request = self._background_request(now)
+        else:
+            return False
         late = (now - (request.cut_at or request.due)).total_seconds()
-        if late > self.grace_s:
-            self._miss(request, f"{late:.0f} s late (the limit is {self.grace_s:.0f} s)")
+        quiet = request.priority < Priority.EMERGENCY and self.quiet(request.due)
+        if late > self.grace_s or quiet:
+            self._take(request)
+            self._miss(request, "quiet hours" if quiet else
+                       f"{late:.0f} s late (the limit is {self.grace_s:.0f} s)")  # fmt: skip
+            if request.priority == Priority.BACKGROUND:
+                self._idle_since = now  # the loop waits another gap
+            return True
+        if not self._power_ready(now):
+            return False  # the amplifier is warming up: the request waits in the queue
+        self._take(request)
+        start = None
+        if request.due > now:  # placed so that its first sample is heard at its due time
+            start = self.player.outputs[self.zone].card.frame_at(request.due.timestamp())
+        self._queue_item(request, 0, start)
+        return self._current is None
+
+    def _take(self, request: Request) -> None:
+        if self._queue and self._queue[0] is request:
+            self._queue.pop(0)
+        else:
+            self._background_next += 1
+
+    def _queue_item(self, request: Request, index: int, start_frame: int | None) -> None:
+        for position in range(index, len(request.items)):
+            item = request.items[position]
+            try:
+                play = self.player.queue(item, self.zone, request.trigger, request.due, start_frame)
+            except (AudioError, OSError) as exc:  # a dead card or an unreadable file: log it, go on
+                self.player.failed(item, self.zone, request.trigger, request.due, str(exc))
+                start_frame = None
+                continue
+            self._current = _Current(request, position, play)
+            self._open.append(play)
             return
-        if request.priority < Priority.EMERGENCY and self.quiet(request.due):
-            self._miss(request, "quiet hours")
-            return
-        if not self.amplifier_on and self.hardware and self.hardware.power_on:
-            self._power("power_on")
-            self._pause_between(self.hardware.warm_up_s)  # amplifiers need a moment before the chime
-        for index, item in enumerate(request.items):
-            outcome = self._play(request, item)
-            if outcome == INTERRUPTED and self._cut_by is not None:
-                with self._wake:
-                    self._cut_by = None
-                    if request.priority > Priority.BACKGROUND:
-                        # Resume rule: the cut item again from its start, then the rest.
-                        again = replace(request, items=request.items[index:], cut_at=self.clock())
-                        self._queue.append(again)
-                        self._queue.sort(key=Request.sort_key)
-                return
-            if self._stopping:
-                self._miss(replace(request, items=request.items[index + 1 :]), "the station stopped")
-                return
-            if index + 1 < len(request.items):
-                if self._pause_between(ITEM_GAP_S):
-                    with self._wake:  # something more important arrived: it goes first
-                        rest = replace(request, items=request.items[index + 1 :])
-                        self._queue.append(rest)
-                        self._queue.sort(key=Request.sort_key)
-                        self._cut_by = None
-                    return
         self._idle_since = self.clock()
 
-    def _power(self, what: str) -> None:
-        hardware = self.hardware
-        command = getattr(hardware, what, None) if hardware else None
-        self.amplifier_on = what == "power_on"
-        if hardware is None or not command:
-            return
-        error = run_hook(self.zone, what, command, hardware.power_timeout_s)
-        if error:
-            self.hardware_errors = [error, *self.hardware_errors][:5]
+    def _enqueue(self, request: Request) -> None:
+        self._queue.append(request)
+        self._queue.sort(key=Request.sort_key)
 
-    def _power_off_due(self) -> bool:
-        if not self.amplifier_on or self.hardware is None or self._current is not None:
-            return False
-        return (self.clock() - self._idle_since).total_seconds() >= self.hardware.power_off_after_s
-
-    def _pause_between(self, seconds: float) -> bool:
-        """Wait ``seconds``; True if a higher-priority request is waiting (or we stop)."""
-        with self._wake:
-            self._wake.wait_for(lambda: self._cut_by is not None or self._stopping, seconds)
-            return self._cut_by is not None
-
-    def _play(self, request: Request, item: Item) -> str:
-        try:
-            play = self.player.queue(item, self.zone, request.trigger)
-        except (AudioError, OSError) as exc:  # a dead card or an unreadable file: log it, go on
-            row = self.player.log.start(item.announcement_id, item.content_hash, self.zone,
-                                        request.trigger, request.due)  # fmt: skip
-            self.player.log.finish(row, "failed", self.clock(), str(exc))
-            logger.error("%s on %s failed: %s", item.announcement_id, self.zone, exc)
-            return "failed"
-        play.requested_at = request.due
-        with self._wake:
-            self._current = (request, play)
-        try:
-            while not play.playback.done.wait(0.01):
-                if play.started:
-                    self.player.note_start(play)
-                    break
-            return self.player.settle(play, item.duration_s + 30)
-        finally:
-            with self._wake:
-                self._current = None
-                if self._cut_by is not None and self._cut_by.priority <= request.priority:
-                    self._cut_by = None
+    def _background_request(self, now: dt.datetime) -> Request:
+        item = self.background[self._background_next % len(self.background)]
+        return Request((item,), self.zone, Priority.BACKGROUND, "schedule", now, item.announcement_id)
 
     def _miss(self, request: Request, reason: str) -> None:
         if request.priority == Priority.BACKGROUND or not request.items:
@@ -267,23 +261,178 @@ class ZoneWorker:
                                    request.due, reason)  # fmt: skip
         logger.warning("Missed %s on %s: %s", request.label, self.zone, reason)
 
+    # --- the amplifier (hooks run in their own thread: a slow relay holds up nothing) -----------
+
+    def _power_ready(self, now: dt.datetime) -> bool:
+        hardware = self.hardware
+        if hardware is None or not hardware.power_on or self.amplifier_on and self._hook is None:
+            return True
+        if self._hook is None:
+            self._hook = self._hooks.submit(run_hook, self.zone, "power_on", hardware.power_on,
+                                            hardware.power_timeout_s)  # fmt: skip
+            self.amplifier_on = True
+            return False
+        if not self._hook.done():
+            return False
+        if self._ready_at is None:
+            self._note_hook(self._hook)
+            self._ready_at = now + dt.timedelta(seconds=hardware.warm_up_s)
+        if now < self._ready_at:
+            return False
+        self._hook, self._ready_at = None, None
+        return True
+
+    def _power_off_when_idle(self, now: dt.datetime) -> None:
+        hardware = self.hardware
+        if (not self.amplifier_on or hardware is None or self._current is not None or self._queue
+                or self._hook is not None):  # fmt: skip
+            return
+        if self.stopping or (now - self._idle_since).total_seconds() >= hardware.power_off_after_s:
+            self.amplifier_on = False
+            if hardware.power_off:
+                job = self._hooks.submit(run_hook, self.zone, "power_off", hardware.power_off,
+                                         hardware.power_timeout_s)  # fmt: skip
+                job.add_done_callback(self._note_hook)
+
+    def _note_hook(self, job: Future[str | None]) -> None:
+        error = job.result()
+        if error:
+            self.hardware_errors = [error, *self.hardware_errors][:5]
+
+    def close(self) -> None:
+        self._hooks.shutdown(wait=True, cancel_futures=False)
+
+    # --- what status shows ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, object]:
+        current = self._current
+        sounding = current is not None and current.play.started
+        return {
+            "zone": self.zone,
+            "playing": current.play.item.announcement_id if current and sounding else None,
+            "priority": current.request.priority.name.lower() if current and sounding else None,
+            "elapsed_s": round(current.play.elapsed_s(), 1) if current and sounding else None,
+            "dropouts": current.play.playback.dropouts if current else 0,
+            "waiting": [r.label for r in self._queue]
+            + ([current.request.label] if current and not sounding else []),
+            "amplifier_on": self.amplifier_on,
+            "hardware_errors": list(self.hardware_errors),
+        }
+
 
 class Station:
-    """All zones' workers."""
+    """Every zone's decisions, owned by one thread; other threads post work to it."""
 
     def __init__(self, player: Player, zones: dict[str, Zone], clock: Callable[[], dt.datetime],
-                 quiet: Callable[[dt.datetime], bool]) -> None:  # fmt: skip
-        self.workers = {name: ZoneWorker(name, player, clock, quiet, hardware=zone)
-                        for name, zone in zones.items()}  # fmt: skip
+                 quiet: Callable[[dt.datetime], bool], grace_s: float = GRACE_S) -> None:  # fmt: skip
+        self.player = player
+        self.zones = {name: ZoneControl(name, player, clock, quiet, grace_s, hardware=zone)
+                      for name, zone in zones.items()}  # fmt: skip
+        self.snapshot: list[dict[str, object]] = [zone.snapshot() for zone in self.zones.values()]
+        self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        for card in player.outputs.cards.values():
+            card.on_change = self.wake
 
-    def start(self) -> Station:
-        for worker in self.workers.values():
-            worker.start()
-        return self
+    # --- from any thread ----------------------------------------------------------------------
 
     def submit(self, request: Request) -> None:
-        self.workers[request.zone].submit(request)
+        self._post(lambda: self.zones[request.zone].submit(request))
 
-    def shutdown(self) -> None:
-        for worker in self.workers.values():
-            worker.shutdown()
+    def skip(self, zones: list[str]) -> list[str]:
+        return self._ask(lambda: [name for name in zones if self.zones[name].skip()])
+
+    def stop(self, zones: list[str], reason: str) -> list[str]:
+        def stop() -> list[str]:
+            for name in zones:
+                self.zones[name].stop_all(reason)
+            return zones
+
+        return self._ask(stop)
+
+    def set_background(self, zone: str, items: list[Item], gap_s: float) -> None:
+        def change() -> None:
+            self.zones[zone].background, self.zones[zone].background_gap_s = items, gap_s
+
+        self._post(change)
+
+    def wake(self) -> None:
+        if self._thread is not None:
+            self._inbox.put(lambda: None)
+
+    def _post(self, job: Callable[[], None]) -> None:
+        if self._thread is None:  # driven by the caller (tests on a virtual clock)
+            job()
+            self.step()
+        else:
+            self._inbox.put(job)
+
+    def _ask(self, job: Callable[[], T]) -> T:
+        if self._thread is None or self._thread is threading.current_thread():
+            result = job()
+            self.step()
+            return result
+        answer: Future[T] = Future()
+        self._inbox.put(lambda: answer.set_result(job()))
+        return answer.result(10)
+
+    # --- the station's thread -----------------------------------------------------------------
+
+    def start(self) -> Station:
+        self._thread = threading.Thread(target=self._run, name="station", daemon=True)
+        self._thread.start()
+        return self
+
+    def step(self) -> None:
+        for zone in self.zones.values():
+            zone.step()
+        self.snapshot = [zone.snapshot() for zone in self.zones.values()]
+
+    def _run(self) -> None:
+        while True:
+            try:
+                job = self._inbox.get(timeout=POLL_S)
+            except queue.Empty:
+                job = lambda: None  # noqa: E731 - a timer tick
+            while job is not None:
+                try:
+                    job()
+                except Exception:  # noqa: BLE001 - one bad order must not stop the station
+                    logger.exception("station error")
+                try:
+                    job = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+            if job is None:
+                self._stopped.set()
+                return
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001
+                logger.exception("station error")
+
+    def shutdown(self, reason: str = "the station stopped") -> None:
+        """Stop every zone; wait until every play's row is final (fades and delivery); stop the thread."""
+
+        def stop() -> None:
+            for zone in self.zones.values():
+                zone.stopping = True
+                zone.stop_all(reason)
+
+        self._ask(stop) if self._thread is not None else stop()
+        deadline = threading.Event()
+        for _ in range(round(STOP_WAIT_S / POLL_S)):
+            if all(zone.settled for zone in self.zones.values()):
+                break
+            if self._thread is None:
+                self.step()
+            deadline.wait(POLL_S)
+        if self._thread is not None:
+            self._inbox.put(None)
+            self._stopped.wait(5)
+        for zone in self.zones.values():  # what did not end in time ends now, with its row
+            for play in zone._open:
+                play.playback._finish(INTERRUPTED, reason, play.playback.ended_at or 0.0)
+            zone.step()
+            zone.close()

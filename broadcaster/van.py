@@ -51,13 +51,13 @@ class VanLoop:
     # --- controls (from any thread) ---------------------------------------------------------
 
     def pause(self) -> None:
-        self.card.paused = True
+        self.card.set_paused(True)
 
     def resume(self) -> None:
-        self.card.paused = False
+        self.card.set_paused(False)
 
     def toggle_pause(self) -> None:
-        self.card.paused = not self.card.paused
+        self.card.set_paused(not self.card.paused)
 
     def skip(self) -> None:
         self._skip.set()
@@ -97,7 +97,7 @@ class VanLoop:
             self._stop(self._current, None)
             raise
         finally:
-            self.card.paused = False
+            self.card.set_paused(False)
         return self.outcomes
 
     def _play_one(self, current: ZonePlay, sequence: Iterator[tuple[int, Item]]) -> ZonePlay | None:
@@ -105,7 +105,7 @@ class VanLoop:
         while not (current.started or current.playback.done.is_set()):
             if self._quit.wait(0.005):
                 break
-        self.player.note_start(current)
+        self.player.journal(current)
         following = None if self._quit.is_set() else next(sequence, None)
         self._next = following[1].announcement_id if following else None
         queued = None

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from broadcaster.audio import COMPLETED, INTERRUPTED
+from broadcaster.audio import BLOCK_FRAMES, COMPLETED, DEVICE_BUFFER_S, FADE_S, INTERRUPTED
 from broadcaster.config import Zone
 from broadcaster.errors import AudioError
 from broadcaster.pcm import Pcm, write_wav
@@ -136,7 +136,7 @@ def _frequency_change(samples: np.ndarray, f1: float, f2: float) -> tuple[float,
     return end_one, start_two
 
 
-def test_a_stop_takes_effect_within_100_ms(lab_here, station_outputs, tmp_path):
+def test_a_stop_takes_effect_after_the_device_buffer_not_after_the_lead(lab_here, station_outputs, tmp_path):
     player, log = station_outputs
     item = tone_item(tmp_path, "long", 800, 5.0)
     recording = lab_here.record("zone_a")
@@ -153,7 +153,10 @@ def test_a_stop_takes_effect_within_100_ms(lab_here, station_outputs, tmp_path):
     assert rest == []
     heard = end - start
     expected = stopped_at - play.playback.started_at
-    assert heard - expected < 0.1
+    # What was queued ahead (the lead, 0.2 s) is taken back and mixed again with the fade:
+    # only the device's own buffer, the one block kept and the fade still sound.
+    limit = DEVICE_BUFFER_S + BLOCK_FRAMES / RATE + FADE_S
+    assert heard - expected < limit + 0.05  # room for a busy machine
     row = next(log.plays())
     assert (row.outcome, row.reason) == ("interrupted", "cut for a test")
 
