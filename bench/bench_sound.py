@@ -6,7 +6,9 @@ Run:  .venv/bin/python bench/bench_sound.py
    first sound recorded at the card's monitor.
 2. Gap accuracy: 20 transitions of the van loop with a 0.5 s gap, measured
    on the recording.
-3. CPU of the output engine: two zones playing for 10 s.
+3. CPU of the output engine: two zones playing for 10 s; and of the van
+   operator's ``broadcaster play`` started without a terminal (stdin from
+   /dev/null, as from a desktop shortcut), over 20 s of playing.
 4. The play log: per-play write cost with synchronous=FULL, then 1M rows and
    a month's report over them.
 """
@@ -85,7 +87,7 @@ def output_cpu(lab: AudioLab, folder: Path) -> float:
     cards = [CardOutput(find_device(name, devices), 2).open() for name in ("zone_a", "zone_b")]
     noise = Pcm((np.random.default_rng(0).uniform(-0.2, 0.2, RATE * 10)).astype(np.float32), RATE)
     started_cpu, started = time.process_time(), time.monotonic()
-    plays = [card.play(noise, (0, 1)) for card in cards]
+    plays = [card.play(noise.samples, (0, 1)) for card in cards]
     for play in plays:
         play.wait(20)
     cpu = (time.process_time() - started_cpu) / (time.monotonic() - started)
@@ -138,6 +140,29 @@ def play_log(folder: Path) -> dict[str, float]:
     }  # fmt: skip
 
 
+def van_cpu(lab: AudioLab, station: Path, seconds: float = 20) -> float:
+    """CPU of ``broadcaster play … </dev/null`` while it plays (start-up excluded)."""
+    import os
+
+    cmd = [sys.executable, "-m", "broadcaster", "play", "short", "--device", "zone_a", "--loop", "100",
+           "--gap", "0.5s"]  # fmt: skip
+    process = subprocess.Popen(cmd, cwd=station, env=lab.env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        time.sleep(6)  # imports, render check, card open: then it plays
+        before, wall = cpu(), time.monotonic()
+        time.sleep(seconds)
+        return (cpu() - before) / (time.monotonic() - wall)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
 def main() -> None:
     lab = AudioLab().start()
     try:
@@ -161,6 +186,8 @@ def main() -> None:
             print(
                 f"output engine CPU, two zones playing: {output_cpu(lab, Path(tmp)) * 100:.1f} % of one core"
             )
+            print(f"van `play` with stdin from /dev/null, while playing: "
+                  f"{van_cpu(lab, station) * 100:.1f} % of one core")  # fmt: skip
             figures = play_log(Path(tmp))
             print(
                 f"play log: {figures['per_play_ms']:.1f} ms per play (start + finish, synchronous=FULL); "

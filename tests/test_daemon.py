@@ -41,10 +41,17 @@ def rows(station: Path) -> list[tuple]:  # type: ignore[type-arg]
 
 def wait_until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not _holds(predicate):
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.1)
+
+
+def _holds(predicate) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return bool(predicate())
+    except IndexError:  # no row yet
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +207,17 @@ def test_skip_and_stop_answer(running):
     stopped = cli(station, env, "stop", "--zone", "a")
     assert stopped.returncode == 0 and stopped.stdout.strip() == "stopped: a"
     assert "unknown zone" in cli(station, env, "send", "beep", "--zone", "nowhere").stderr
+
+
+def test_send_of_a_file_not_yet_rendered_says_so_then_plays_it(running):
+    station, env = running["station"], running["env"]
+    outside = station / "outside.yaml"
+    outside.write_text("language: mandarin\nchime: no\ntext: 临时通知，请注意。\n", encoding="utf-8")
+    sent = cli(station, env, "send", str(outside), "--zone", "a")
+    assert sent.returncode == 0, sent.stderr
+    assert "rendering outside" in sent.stderr  # shown while the station renders it in a child process
+    assert sent.stdout.strip() == "sent outside to a (live)"
+    wait_until(lambda: any(r[0] == "outside" and r[3] == "completed" for r in rows(station)), 30)
 
 
 def test_sigterm_stops_cleanly(running):
