@@ -60,8 +60,11 @@ SWITCH_INTERVAL_S = 0.001
 """How long a Python thread may hold the interpreter before another may run (default 5 ms).
 The callback and the feeders need it promptly; measured with bench/bench_buffers.py."""
 WARM_UP_S = 0.2
-"""Audio a new stream must have taken before the first item is queued: a sleeping
+"""Audio a new (or woken) stream must have taken before the first item sounds: a sleeping
 sound server or a just-opened device must not swallow the start of the chime."""
+IDLE_SLEEP_S = 30.0
+"""A card with nothing to play for this long stops its stream (and its callbacks) until
+the next item: an idle station then costs next to no CPU."""
 
 COMPLETED = "completed"
 DROPOUT = "dropout"
@@ -265,6 +268,8 @@ class Card:
         self._rewind = False
         self._anchor: tuple[int, float] | None = None
         self._in_gap = False
+        self._warm_until = 0
+        """No item is placed before this frame (a woken stream's warm-up)."""
         self.wake = threading.Event()
 
     # --- callers --------------------------------------------------------------------------------
@@ -296,6 +301,9 @@ class Card:
             self.paused = paused
             self._rewind = True
         self.wake.set()
+
+    def wake_up(self) -> None:
+        """Make sure the stream runs (a real card may sleep when idle)."""
 
     def frame_at(self, wall: float) -> int | None:
         """The card frame that reaches the converter at wall time ``wall`` (None before audio flows)."""
@@ -349,7 +357,7 @@ class Card:
             changed |= self._apply_stops()
         for playback in incoming:
             if not playback.done.is_set():  # placed once: at its frame, or as soon as possible
-                playback.start_frame = max(self.mixed_until, playback.start_frame or 0)
+                playback.start_frame = max(self.mixed_until, playback.start_frame or 0, self._warm_until)
         lead = math.ceil(self.lead_s * self.rate_hz / self.block_frames)
         while len(self._blocks) < lead:
             first = self.mixed_until
@@ -509,6 +517,10 @@ class CardOutput(Card):
         self._stream = None
         self._feeder: threading.Thread | None = None
         self._closing = threading.Event()
+        self._stream_lock = threading.Lock()  # start and stop come from the feeder and from callers
+        self.asleep = False
+        self._idle_since: float | None = None
+        """Since when nothing plays; None until the stream is open and warm."""
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -542,6 +554,7 @@ class CardOutput(Card):
                 self.close()
                 raise AudioError(f"sound card '{self.device.name}' does not take audio")
             time.sleep(0.01)
+        self._idle_since = time.monotonic()
         logger.info("Opened %s: %d channels at %d Hz", self.device.name, self.channels, self.rate_hz)
         return self
 
@@ -564,7 +577,45 @@ class CardOutput(Card):
              start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
         if self._stream is None or self._closing.is_set():
             raise AudioError(f"sound card '{self.device.name}' is not available: {self.failure or 'closed'}")
+        self.wake_up()
         return super().play(samples, channels, gain, start_frame, label)
+
+    def wake_up(self) -> None:
+        """Start a sleeping stream again; items are placed after a warm-up, as on a new stream."""
+        with self._stream_lock:
+            if not self.asleep or self._stream is None:
+                return
+            self._warm_until = self.played_until + round(WARM_UP_S * self.rate_hz)
+            self._anchor = None  # the card's clock is read again from the first callback
+            self.last_callback = time.monotonic()
+            try:
+                self._stream.start()
+            except Exception as exc:  # noqa: BLE001 - reported as the card's failure
+                self.failure = f"the sound card's stream did not start again: {exc}"
+                logger.error("%s: %s", self.device.name, self.failure)
+            self.asleep = False
+            self._idle_since = time.monotonic() if self._idle_since is not None else None
+        self.wake.set()
+        logger.debug("%s woke up", self.device.name)
+
+    def _sleep_when_idle(self) -> None:
+        if self._idle_since is None:
+            return  # still opening
+        if self.busy or self.asleep:
+            self._idle_since = time.monotonic()
+            return
+        if time.monotonic() - self._idle_since < IDLE_SLEEP_S:
+            return
+        with self._stream_lock:
+            if self.busy or self._stream is None or self._closing.is_set():
+                return
+            self.asleep = True
+            try:
+                self._stream.stop()
+            except Exception:  # noqa: BLE001 - a stream that will not stop just keeps running
+                logger.debug("stopping %s failed", self.device.name, exc_info=True)
+                self.asleep = False
+        logger.debug("%s sleeps until the next item", self.device.name)
 
     # --- the threads -----------------------------------------------------------------------------
 
@@ -577,37 +628,39 @@ class CardOutput(Card):
             self.take(out, dac_at, bool(status.output_underflow))
         except Exception:  # noqa: BLE001
             out.fill(0)
-        self.wake.set()
 
     def _feed_loop(self) -> None:
-        period = self.block_frames / self.rate_hz
+        # A quarter of the lead: the queue never drops below three quarters of it unless this
+        # thread is starved. Changes (an item, a stop, waking up) set ``wake`` and are fed at once.
+        period = self.lead_s / 4
         while not self._closing.is_set():
-            self.wake.wait(period)
+            self.wake.wait(None if self.asleep else period)
             self.wake.clear()
             if self._closing.is_set():
                 return
             try:
                 self.feed()
                 self._watch()
+                self._sleep_when_idle()
             except Exception:  # noqa: BLE001 - the feeder must go on; the watchdog fails plays
                 logger.exception("feeder error on %s", self.device.name)
 
     def _finished(self) -> None:
-        if not self._closing.is_set():
+        if not self._closing.is_set() and not self.asleep:  # not a stream stopped on purpose
             self.failure = "the sound card's stream stopped"
             logger.error("%s: %s", self.device.name, self.failure)
             self.fail_all(self.failure)
 
     def _watch(self) -> None:
         stalled = time.monotonic() - self.last_callback
-        if stalled > STALL_S and self.busy:
+        if stalled > STALL_S and self.busy and not self.asleep:
             logger.error("%s took no audio for %.1f s", self.device.name, stalled)
             self.fail_all(f"the sound card took no audio for {stalled:.1f} s")
 
     @property
     def alive(self) -> bool:
         return (self._stream is not None and self.failure is None
-                and time.monotonic() - self.last_callback < STALL_S)  # fmt: skip
+                and (self.asleep or time.monotonic() - self.last_callback < STALL_S))  # fmt: skip
 
     def lost(self, reason: str) -> None:
         """The card is gone: fail what plays and close the stream, so nothing plays elsewhere."""
@@ -627,6 +680,9 @@ class CardOutput(Card):
             return False  # still not found
         self.close("reopening the sound card")
         self.failure = None
+        self.asleep = False
+        self._idle_since = None
+        self._warm_until = 0
         self._blocks.clear()
         self._taken.clear()
         self.played_until = self.mixed_until = 0

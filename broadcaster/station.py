@@ -59,6 +59,8 @@ ITEM_GAP_S = 1.0
 POLL_S = 0.1
 """The station thread looks at its timers at least this often (changes wake it at once)."""
 STOP_WAIT_S = 3.0
+WAKE_WAIT_S = 0.3
+"""A slot waits for a woken card's clock until this close to its due time, then plays at once."""
 
 T = TypeVar("T")
 
@@ -99,7 +101,6 @@ class _Current:
     request: Request
     index: int
     play: ZonePlay
-    cut_by: Request | None = None
     stopped: bool = False
 
 
@@ -134,11 +135,17 @@ class ZoneControl:
             return
         self._enqueue(request)
         current = self._current
-        if current is not None and current.cut_by is None and request.priority > current.request.priority:
-            current.cut_by = request
+        if current is not None and request.priority > current.request.priority:
+            # Cut now, and let the next step start the newcomer at once: the card applies the
+            # stop and the start in one go, so the fade-out and the new item overlap (30 ms).
             reason = f"cut by {request.priority.name.lower()} '{request.label}'"
             for play in self._open:  # the tail of the previous item may still sound too
                 play.stop(reason)
+            self._current = None
+            cut = current.request
+            if cut.priority > Priority.BACKGROUND:
+                # Resume rule: the cut item again from its start, then the rest.
+                self._enqueue(replace(cut, items=cut.items[current.index :], cut_at=self.clock()))
 
     def skip(self) -> bool:
         if self._current is None:
@@ -184,11 +191,6 @@ class ZoneControl:
         request, index = current.request, current.index
         silent = playback.done.is_set() and not playback.started and playback.outcome == INTERRUPTED
         self._current = None
-        if current.cut_by is not None:
-            if request.priority > Priority.BACKGROUND:
-                # Resume rule: the cut item again from its start, then the rest.
-                self._enqueue(replace(request, items=request.items[index:], cut_at=now))
-            return
         if silent and request.priority > Priority.BACKGROUND:
             self._miss(replace(request, items=request.items[index : index + 1]), playback.reason)
         if current.stopped or index + 1 == len(request.items):
@@ -218,10 +220,14 @@ class ZoneControl:
             return True
         if not self._power_ready(now):
             return False  # the amplifier is warming up: the request waits in the queue
-        self._take(request)
         start = None
         if request.due > now:  # placed so that its first sample is heard at its due time
-            start = self.player.outputs[self.zone].card.frame_at(request.due.timestamp())
+            card = self.player.outputs[self.zone].card
+            card.wake_up()
+            start = card.frame_at(request.due.timestamp())
+            if start is None and card.alive and (request.due - now).total_seconds() > WAKE_WAIT_S:
+                return False  # a card that slept reads its clock again: look at the next step
+        self._take(request)
         self._queue_item(request, 0, start)
         return self._current is None
 

@@ -288,3 +288,36 @@ def test_devices_lists_cards_and_the_zones_on_them(audio_lab, station):
     missing = broadcaster("devices", cwd=station, env=audio_lab.env)
     assert missing.returncode == 1
     assert "error: zone 'village': sound card 'USB' not found; available: " in missing.stderr
+
+
+def test_an_idle_card_sleeps_and_wakes_for_the_next_item_without_losing_its_start(lab_here, tmp_path,
+                                                                                  monkeypatch):  # fmt: skip
+    from broadcaster import audio
+
+    monkeypatch.setattr(audio, "IDLE_SLEEP_S", 0.5)
+    zones = {"a": Zone("a", "zone_a")}
+    outputs = Outputs(zones).open()
+    log = PlayLog(tmp_path / "log.sqlite")
+    try:
+        card = outputs["a"].card
+        deadline = time.monotonic() + 5
+        while not card.asleep and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.05)
+        assert card.asleep and card.alive  # type: ignore[attr-defined]
+        time.sleep(0.3)  # the stream drains its last buffers
+        quiet_since = card.last_callback
+        time.sleep(0.5)
+        assert card.last_callback == quiet_since  # no callbacks while asleep: no CPU
+        item = tone_item(tmp_path, "after-sleep", 900, 1.0)
+        recording = lab_here.record("zone_a")
+        taken = card.played_until
+        play = Player(outputs, log, now).queue(item, "a", "manual")
+        assert Player(outputs, log, now).settle(play, 10) == COMPLETED
+        samples = recording.stop()
+    finally:
+        outputs.close()
+        log.close()
+    assert best_correlation(samples, _samples(item)) > 0.95  # the whole tone, its start included
+    # Placed after the warm-up of the woken stream: 0.2 s of silence reach the card first.
+    assert play.playback.start_frame is not None
+    assert play.playback.start_frame - taken >= round(audio.WARM_UP_S * RATE)
