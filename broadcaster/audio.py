@@ -263,6 +263,9 @@ class Card:
         self._taken: deque[_Taken] = deque()
         self._silence = np.zeros((block_frames, channels), dtype=np.float32)
         self._lock = threading.Lock()  # callers ↔ feeder; the callback never takes it
+        self._queue_lock = threading.Lock()  # feeder ↔ callback, held for a few deque operations
+        self._paused_blocks: set[int] = set()
+        """Frames of the queued blocks mixed while paused (each moved the playbacks one block later)."""
         self._incoming: list[Playback] = []
         self._playbacks: list[Playback] = []
         self._rewind = False
@@ -270,6 +273,8 @@ class Card:
         self._in_gap = False
         self._warm_until = 0
         """No item is placed before this frame (a woken stream's warm-up)."""
+        self._next_frame = 0
+        """The frame after the last block the callback took."""
         self.wake = threading.Event()
 
     # --- callers --------------------------------------------------------------------------------
@@ -323,16 +328,19 @@ class Card:
     # --- the callback's part ---------------------------------------------------------------------
 
     def take(self, out: np.ndarray, dac_at: float, underflow: bool) -> None:
-        """Hand the next ready block to the card (PortAudio's thread: no locks, no waiting)."""
-        try:
-            frame, block = self._blocks.popleft()
-        except IndexError:
-            frame, block = None, None
+        """Hand the next ready block to the card (PortAudio's thread: no waiting but for the
+        queue's lock, which the feeder holds only to swap blocks, never while mixing)."""
+        with self._queue_lock:
+            try:
+                frame, block = self._blocks.popleft()
+            except IndexError:
+                frame, block = None, None
         if block is None or block.shape[0] != len(out):
             out.fill(0)
             frame = None
         else:
             out[:] = block
+            self._next_frame = frame + len(out)
         self._taken.append(_Taken(frame, len(out), dac_at, underflow))
         self.last_callback = time.monotonic()
 
@@ -352,25 +360,58 @@ class Card:
             rewind, self._rewind = self._rewind, False
             paused = self.paused
         self._playbacks += incoming
+        at = self.mixed_until
         if rewind:
-            self._take_back()
-            changed |= self._apply_stops()
+            at = self._rewind_point()
+            changed |= self._apply_stops(at)
         for playback in incoming:
             if not playback.done.is_set():  # placed once: at its frame, or as soon as possible
-                playback.start_frame = max(self.mixed_until, playback.start_frame or 0, self._warm_until)
+                playback.start_frame = max(at, playback.start_frame or 0, self._warm_until)
+        if at < self.mixed_until:
+            self._mix_again(at, paused)
         lead = math.ceil(self.lead_s * self.rate_hz / self.block_frames)
         while len(self._blocks) < lead:
             first = self.mixed_until
-            if paused:
-                self._shift(self.block_frames)
-            if self._playbacks and not paused:
-                block = mix(self._playbacks, first, self.block_frames, self.channels)
-            else:
-                block = self._silence
-            self._blocks.append((first, block))
+            block = self._mix_block(first, paused)
+            with self._queue_lock:
+                self._blocks.append((first, block))
             self.mixed_until = first + self.block_frames
         if changed:
             self.on_change()
+
+    def _mix_block(self, first: int, paused: bool) -> np.ndarray:
+        if paused:
+            self._shift(self.block_frames)
+            self._paused_blocks.add(first)
+            return self._silence
+        if not self._playbacks:
+            return self._silence
+        return mix(self._playbacks, first, self.block_frames, self.channels)
+
+    def _rewind_point(self) -> int:
+        """The first queued frame that may still change: after the blocks kept for the card."""
+        with self._queue_lock:
+            if len(self._blocks) > KEEP_BLOCKS:
+                return self._blocks[KEEP_BLOCKS][0]
+        return self.mixed_until
+
+    def _mix_again(self, at: int, paused: bool) -> None:
+        """Mix the queued frames from ``at`` again (after a change) and swap them in.
+
+        Mixing happens outside the queue's lock; the swap only drops the old blocks
+        from ``at`` and appends the new ones. Blocks the card took meanwhile stay as
+        they were (the change then takes effect a little later, never twice).
+        """
+        for frame in sorted(f for f in self._paused_blocks if f >= at):
+            self._shift(-self.block_frames)  # undo: those frames are mixed again below
+            self._paused_blocks.discard(frame)
+        fresh = [(first, self._mix_block(first, paused))
+                 for first in range(at, self.mixed_until, self.block_frames)]  # fmt: skip
+        with self._queue_lock:
+            while self._blocks and self._blocks[-1][0] >= at:
+                self._blocks.pop()
+            after = self._blocks[-1][0] + self.block_frames if self._blocks else self._next_frame
+            self._blocks.extend(block for block in fresh if block[0] >= after)
 
     def _read_notes(self) -> bool:
         changed = False
@@ -382,6 +423,7 @@ class Card:
             self._in_gap = False
             self._anchor = (note.frame, note.dac_at)
             self.played_until = note.frame + note.frames
+            self._paused_blocks.discard(note.frame)
             if note.underflow:
                 self.underflows += 1
                 self._gap(note.frames, at=note.frame)
@@ -411,23 +453,12 @@ class Card:
             # Nothing was taken: every queued block now sounds later than planned.
             self._anchor = None
 
-    def _take_back(self) -> None:
-        """Un-queue the blocks the card has not taken (but a few), to mix them again."""
-        first = None
-        while len(self._blocks) > KEEP_BLOCKS:
-            try:
-                first = self._blocks.pop()[0]
-            except IndexError:  # the callback took the rest meanwhile
-                break
-        if first is not None:
-            self.mixed_until = first
-
-    def _apply_stops(self) -> bool:
+    def _apply_stops(self, at: int) -> bool:
+        """Stops asked for take effect at frame ``at``: a fade from there, or no sound at all."""
         changed = False
         for playback in list(self._playbacks):
             if playback._stop_wanted is None or playback.stop_frame is not None:
                 continue
-            at = self.mixed_until
             if playback.start_frame is not None and playback.start_frame + len(playback.samples) <= at:
                 playback._stop_wanted = None  # already mixed whole: the stop changes nothing
                 continue
@@ -685,7 +716,8 @@ class CardOutput(Card):
         self._warm_until = 0
         self._blocks.clear()
         self._taken.clear()
-        self.played_until = self.mixed_until = 0
+        self.played_until = self.mixed_until = self._next_frame = 0
+        self._paused_blocks.clear()
         self._anchor = None
         try:
             self.open()
