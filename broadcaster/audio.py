@@ -49,9 +49,9 @@ BLOCK_FRAMES = 1024
 """Frames per callback (21 ms at 48 kHz)."""
 LEAD_S = 0.2
 """Audio mixed ahead of the card: what protects the broadcast from a busy machine."""
-DEVICE_BUFFER_S = 0.1
+DEVICE_BUFFER_S = 0.05
 """The device's own buffer (PortAudio's suggested latency): it protects the callback."""
-KEEP_BLOCKS = 1
+KEEP_BLOCKS = 0
 """Blocks left in the queue when a change is mixed again (the rest are taken back)."""
 FADE_S = 0.03
 STALL_S = 3.0

@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from broadcaster import __version__
 from broadcaster.errors import BroadcasterError, ContentError, SpeechError, UnknownAnnouncementError
@@ -21,6 +19,8 @@ from broadcaster.i18n import _, set_language
 
 # Only light modules at the top: `send`, `stop`, `skip` and `status` must start
 # fast, so config, content and YAML are imported by the commands that read them.
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~6 ms on `send`'s path
+
 if TYPE_CHECKING:
     from broadcaster.config import Config, Language
     from broadcaster.content import Content
@@ -368,6 +368,8 @@ def cmd_play(args: argparse.Namespace) -> int:
         loop = VanLoop(player, next(iter(zones)), items, loops, gap)
         # Ctrl-C asks the loop to stop (fade, log the play as interrupted) instead of
         # raising wherever the main thread happens to be.
+        import signal
+
         previous = signal.signal(signal.SIGINT, lambda *_: loop.quit("stopped with Ctrl-C"))
         try:
             outcomes = run_interactive(loop)
@@ -630,7 +632,9 @@ def _datetime_arg(text: str) -> dt.datetime:
 # --- the parser and main -----------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``only`` a control command, just that one (its start-up is what
+    an operator waits on before an emergency is heard, and each sub-parser costs time)."""
     parser = argparse.ArgumentParser(
         prog="broadcaster",
         description=_("Village loudspeaker announcements in Mandarin and Cantonese."),
@@ -644,6 +648,110 @@ def build_parser() -> argparse.ArgumentParser:
                         help=_("language of messages (default: from config or locale)"))  # fmt: skip
     commands = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
 
+    if only not in CONTROL_COMMANDS:
+        _add_commands(commands)
+    _add_control_commands(commands)
+    return parser
+
+
+def _language_arg(text: str) -> Language:
+    from broadcaster.config import parse_language
+    from broadcaster.fields import FieldError
+
+    try:
+        return parse_language(text)
+    except FieldError as exc:
+        raise argparse.ArgumentTypeError(str(exc.message)) from exc
+
+
+def _setup_logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def describe(exc: BroadcasterError) -> str:
+    """One line for the user about ``exc``."""
+    if isinstance(exc, UnknownAnnouncementError):
+        text = _("unknown announcement '{name}'").format(name=exc.name)
+        if exc.suggestion:
+            text += "; " + _("did you mean '{suggestion}'?").format(suggestion=exc.suggestion)
+        return text
+    if isinstance(exc, SpeechError):
+        return _("cannot speak '{what}'; engines tried: {tried}").format(
+            what=exc.what, tried="; ".join(exc.tried)
+        )
+    if isinstance(exc, ContentError):
+        errors = sum(p.is_error for p in exc.problems)
+        return _("{errors} error(s) in the station's files; run 'broadcaster check'").format(errors=errors)
+    return str(exc)
+
+
+def _ui_language_in(argv: list[str]) -> str | None:
+    """``--ui-language`` read before the parser exists, so that ``--help`` is translated too."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--ui-language="):
+            return arg.partition("=")[2]
+        if arg == "--ui-language" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (after the global options), read before parsing."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-c", "--config", "--ui-language"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Messages follow the locale until a config file says otherwise.
+    argv = sys.argv[1:] if argv is None else argv
+    set_language(_ui_language_in(argv) or "auto")
+    parser = build_parser(_command_in(argv))
+    args = parser.parse_args(argv)
+    if args.ui_language:
+        set_language(args.ui_language)
+    if args.verbose or args.command not in CONTROL_COMMANDS:
+        _setup_logging(args.verbose)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except ContentError as exc:
+        _print_problems([p for p in exc.problems], out=sys.stderr)
+        print(_("error: {message}").format(message=describe(exc)), file=sys.stderr)
+        return 1
+    except BroadcasterError as exc:
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(_("error: {message}").format(message=describe(exc)), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so in one line unless asked for details
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(_("internal error: {message} (run with --verbose for details)").format(
+            message=f"{type(exc).__name__}: {exc}"), file=sys.stderr)  # fmt: skip
+        return 2
+
+
+def _add_commands(commands) -> None:  # type: ignore[no-untyped-def]
     check = commands.add_parser(
         "check", help=_("check config, announcements and playlists for mistakes"),
         description=_("Check files and print every problem as PATH:LINE:COL."),
@@ -708,6 +816,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help=_("run the station (in the foreground, for systemd)"))
     run.set_defaults(func=cmd_run)
+    plan = commands.add_parser("plan", help=_("what will play when, with conflicts and drops"))
+    plan.add_argument("--days", type=int, default=2, help=_("how many days ahead (default: 2)"))
+    plan.add_argument("--start", type=_datetime_arg, default=None, help=_("start here instead of now"))
+    plan.set_defaults(func=cmd_plan)
+
+
+def _add_control_commands(commands) -> None:  # type: ignore[no-untyped-def]
     status = commands.add_parser("status", help=_("what a running station plays, what comes next, errors"))
     status.add_argument("--json", action="store_true", help=_("print the full answer as JSON"))
     status.set_defaults(func=cmd_status)
@@ -722,92 +837,3 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--priority", choices=("live", "emergency"), default="live",
                       help=_("emergency cuts whatever plays, even in quiet hours"))  # fmt: skip
     send.set_defaults(func=cmd_send)
-    plan = commands.add_parser("plan", help=_("what will play when, with conflicts and drops"))
-    plan.add_argument("--days", type=int, default=2, help=_("how many days ahead (default: 2)"))
-    plan.add_argument("--start", type=_datetime_arg, default=None, help=_("start here instead of now"))
-    plan.set_defaults(func=cmd_plan)
-    return parser
-
-
-def _language_arg(text: str) -> Language:
-    from broadcaster.config import parse_language
-    from broadcaster.fields import FieldError
-
-    try:
-        return parse_language(text)
-    except FieldError as exc:
-        raise argparse.ArgumentTypeError(str(exc.message)) from exc
-
-
-def _setup_logging(verbose: bool) -> None:
-    import logging
-
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
-def describe(exc: BroadcasterError) -> str:
-    """One line for the user about ``exc``."""
-    if isinstance(exc, UnknownAnnouncementError):
-        text = _("unknown announcement '{name}'").format(name=exc.name)
-        if exc.suggestion:
-            text += "; " + _("did you mean '{suggestion}'?").format(suggestion=exc.suggestion)
-        return text
-    if isinstance(exc, SpeechError):
-        return _("cannot speak '{what}'; engines tried: {tried}").format(
-            what=exc.what, tried="; ".join(exc.tried)
-        )
-    if isinstance(exc, ContentError):
-        errors = sum(p.is_error for p in exc.problems)
-        return _("{errors} error(s) in the station's files; run 'broadcaster check'").format(errors=errors)
-    return str(exc)
-
-
-def _ui_language_in(argv: list[str]) -> str | None:
-    """``--ui-language`` read before the parser exists, so that ``--help`` is translated too."""
-    for i, arg in enumerate(argv):
-        if arg.startswith("--ui-language="):
-            return arg.partition("=")[2]
-        if arg == "--ui-language" and i + 1 < len(argv):
-            return argv[i + 1]
-    return None
-
-
-def main(argv: list[str] | None = None) -> int:
-    # Messages follow the locale until a config file says otherwise.
-    argv = sys.argv[1:] if argv is None else argv
-    set_language(_ui_language_in(argv) or "auto")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.ui_language:
-        set_language(args.ui_language)
-    if args.verbose or args.command not in CONTROL_COMMANDS:
-        _setup_logging(args.verbose)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return args.func(args)
-    except ContentError as exc:
-        _print_problems([p for p in exc.problems], out=sys.stderr)
-        print(_("error: {message}").format(message=describe(exc)), file=sys.stderr)
-        return 1
-    except BroadcasterError as exc:
-        if args.verbose:
-            import traceback
-
-            traceback.print_exc()
-        print(_("error: {message}").format(message=describe(exc)), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # a bug: say so in one line unless asked for details
-        if args.verbose:
-            import traceback
-
-            traceback.print_exc()
-        print(_("internal error: {message} (run with --verbose for details)").format(
-            message=f"{type(exc).__name__}: {exc}"), file=sys.stderr)  # fmt: skip
-        return 2

@@ -6,7 +6,7 @@ anything else is a bug and shows a traceback only with ``--verbose``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~6 ms on `send`'s path
 
 if TYPE_CHECKING:
     from broadcaster.problems import Problem

@@ -47,4 +47,10 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 extra=""
 [ "${1:-}" = "--dev" ] && extra="[dev]"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".${extra}"
+# "compat" editable mode puts the folder on sys.path through a .pth file; the default
+# mode installs an import hook whose start-up costs ~25 ms on every command, and
+# `broadcaster send --priority emergency` is a command a person waits on.
+.venv/bin/python -m pip install -q -e ".${extra}" --config-settings editable_mode=compat
+# Bytecode now, as pip does for a normal install: commands start faster, also where
+# PYTHONDONTWRITEBYTECODE is set (Python then never writes it itself).
+.venv/bin/python -m compileall -q broadcaster
