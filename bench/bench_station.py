@@ -189,6 +189,8 @@ def footprint(lab: AudioLab, station: Path, cold: bool, idle_s: float = 60) -> d
     if not cold:
         subprocess.run([sys.executable, "-m", "broadcaster", "render", "--all"], cwd=station, env=lab.env,
                        check=True, capture_output=True)  # fmt: skip
+    # A lab sink takes audio steadily only while its monitor is read, as a real card always does.
+    recordings = [lab.record(zone) for zone in ("zone_a", "zone_b")]
     process, startup = start(station, lab.env)
     try:
         ticks = os.sysconf("SC_CLK_TCK")
@@ -211,6 +213,8 @@ def footprint(lab: AudioLab, station: Path, cold: bool, idle_s: float = 60) -> d
                    if line.startswith("VmRSS")) / 1024  # fmt: skip
     finally:
         stop(process)
+        for recording in recordings:
+            recording.stop()
     return {"startup_s": startup, "awake_cpu": awake, "idle_cpu": idle, "rss_mib": rss}
 
 

@@ -566,15 +566,7 @@ class CardOutput(Card):
             self.rate_hz = self.device.default_rate_hz  # e.g. an hw: device fixed at 44.1 kHz
         self._closing.clear()
         self.feed()  # the first blocks are ready before the stream asks
-        try:
-            self._stream = sd.OutputStream(
-                device=self.device.index, samplerate=self.rate_hz, channels=self.channels,
-                dtype="float32", blocksize=self.block_frames, latency=self.buffer_s,
-                callback=self._callback, finished_callback=self._finished,
-            )  # fmt: skip
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
-            raise AudioError(f"cannot open sound card '{self.device.name}': {exc}") from exc
+        self._stream = self._start_stream()
         self.last_callback = time.monotonic()
         self._feeder = threading.Thread(target=self._feed_loop, name=f"feeder-{self.device.name}",
                                         daemon=True)  # fmt: skip
@@ -588,6 +580,19 @@ class CardOutput(Card):
         self._idle_since = time.monotonic()
         logger.info("Opened %s: %d channels at %d Hz", self.device.name, self.channels, self.rate_hz)
         return self
+
+    def _start_stream(self):  # type: ignore[no-untyped-def]
+        sd = _sounddevice()
+        try:
+            stream = sd.OutputStream(
+                device=self.device.index, samplerate=self.rate_hz, channels=self.channels,
+                dtype="float32", blocksize=self.block_frames, latency=self.buffer_s,
+                callback=self._callback, finished_callback=self._finished,
+            )  # fmt: skip
+            stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise AudioError(f"cannot open sound card '{self.device.name}': {exc}") from exc
+        return stream
 
     def close(self, reason: str = "the output was closed") -> None:
         self._closing.set()
@@ -646,6 +651,11 @@ class CardOutput(Card):
             except Exception:  # noqa: BLE001 - a stream that will not stop just keeps running
                 logger.debug("stopping %s failed", self.device.name, exc_info=True)
                 self.asleep = False
+                return
+            # The last callbacks' notes carry the old clock: read them now, then forget the
+            # clock, so that a slot placed after waking waits for the new one.
+            self._read_notes()
+            self._anchor = None
         logger.debug("%s sleeps until the next item", self.device.name)
 
     # --- the threads -----------------------------------------------------------------------------

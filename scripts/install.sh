@@ -50,7 +50,9 @@ extra=""
 # "compat" editable mode puts the folder on sys.path through a .pth file; the default
 # mode installs an import hook whose start-up costs ~25 ms on every command, and
 # `broadcaster send --priority emergency` is a command a person waits on.
-.venv/bin/python -m pip install -q -e ".${extra}" --config-settings editable_mode=compat
+# ("compat" is marked transitional by setuptools: if it goes away, the default mode is used.)
+.venv/bin/python -m pip install -q -e ".${extra}" --config-settings editable_mode=compat 2>/dev/null \
+  || .venv/bin/python -m pip install -q -e ".${extra}"
 # Bytecode now, as pip does for a normal install: commands start faster, also where
 # PYTHONDONTWRITEBYTECODE is set (Python then never writes it itself).
 .venv/bin/python -m compileall -q broadcaster

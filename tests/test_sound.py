@@ -321,3 +321,34 @@ def test_an_idle_card_sleeps_and_wakes_for_the_next_item_without_losing_its_star
     # Placed after the warm-up of the woken stream: 0.2 s of silence reach the card first.
     assert play.playback.start_frame is not None
     assert play.playback.start_frame - taken >= round(audio.WARM_UP_S * RATE)
+
+
+def test_a_slot_due_while_the_card_sleeps_still_starts_on_time(lab_here, tmp_path, monkeypatch):
+    from broadcaster import audio
+    from broadcaster.playlog import parse_iso
+    from broadcaster.station import Priority, Request, Station
+
+    monkeypatch.setattr(audio, "IDLE_SLEEP_S", 0.5)
+    zones = {"a": Zone("a", "zone_a")}
+    outputs = Outputs(zones).open()
+    log = PlayLog(tmp_path / "log.sqlite")
+    try:
+        card = outputs["a"].card
+        deadline = time.monotonic() + 5
+        while not card.asleep and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.05)
+        station = Station(Player(outputs, log, now), zones, now, lambda moment: False)
+        item = tone_item(tmp_path, "slot", 700, 0.5)
+        recording = lab_here.record("zone_a")  # a lab sink only takes audio while its monitor is read
+        due = now() + dt.timedelta(seconds=1)  # handed on early, as the scheduler does
+        station.submit(Request((item,), "a", Priority.NORMAL, "schedule", due, "daily#1"))
+        while not any(p.outcome == "completed" for p in log.plays()) and time.monotonic() < deadline + 5:
+            station.step()
+            time.sleep(0.01)
+        play = next(log.plays())
+        recording.stop()
+    finally:
+        outputs.close()
+        log.close()
+    assert play.outcome == "completed"
+    assert abs((parse_iso(play.started_at) - due).total_seconds()) < 0.02
