@@ -29,10 +29,11 @@ def hog() -> None:
         pass
 
 
-def trial(buffer_s: float, lead_s: float, seconds: float) -> dict[str, float]:
+def trial(lab: AudioLab, buffer_s: float, lead_s: float, seconds: float) -> dict[str, float]:
     from broadcaster.audio import CardOutput, find_device, list_devices
 
     device = find_device("zone_a", list_devices())
+    recording = lab.record("zone_a")  # a lab sink takes audio steadily only while its monitor is read
     card = CardOutput(device, channels=2, lead_s=lead_s, buffer_s=buffer_s).open()
     try:
         t = np.arange(round(seconds * RATE)) / RATE
@@ -44,6 +45,7 @@ def trial(buffer_s: float, lead_s: float, seconds: float) -> dict[str, float]:
                 "outcome": playback.outcome, "cpu_pct": 100 * cpu / seconds}  # fmt: skip
     finally:
         card.close()
+        recording.stop()
 
 
 def main() -> None:
@@ -73,7 +75,7 @@ def main() -> None:
         process.start()
     try:
         for buffer_s in (float(b) for b in args.buffers.split(",")):
-            result = trial(buffer_s, args.lead, args.seconds)
+            result = trial(lab, buffer_s, args.lead, args.seconds)
             print(f"device buffer {buffer_s * 1000:.0f} ms, lead {args.lead * 1000:.0f} ms, "
                   f"{args.hogs} hogs: "
                   f"{result['gaps']} gaps ({result['underflows']} device underflows), "

@@ -64,7 +64,7 @@ __all__ = ["Daemon", "call", "socket_path"]
 logger = logging.getLogger(__name__)
 
 DEBOUNCE_S = 1.0
-WATCH_S = 0.5
+WATCH_S = 1.0
 WATCHDOG_S = 10.0
 
 
@@ -376,7 +376,7 @@ class Daemon:
 
     def _main_loop(self) -> None:
         last_ping = last_flush = 0.0
-        while not self.stopping.wait(0.2):
+        while not self.stopping.wait(0.5):
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()

@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 GRACE_S = 300.0
 ITEM_GAP_S = 1.0
-POLL_S = 0.1
+POLL_S = 0.25
 """The station thread looks at its timers at least this often (changes wake it at once)."""
 STOP_WAIT_S = 3.0
 WAKE_WAIT_S = 0.3
