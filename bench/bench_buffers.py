@@ -33,7 +33,7 @@ def trial(lab: AudioLab, buffer_s: float, lead_s: float, seconds: float) -> dict
     from broadcaster.audio import CardOutput, find_device, list_devices
 
     device = find_device("zone_a", list_devices())
-    recording = lab.record("zone_a")  # a lab sink takes audio steadily only while its monitor is read
+    recording = lab.record("zone_a")  # lab sinks were seen to be slow with no reader
     card = CardOutput(device, channels=2, lead_s=lead_s, buffer_s=buffer_s).open()
     try:
         t = np.arange(round(seconds * RATE)) / RATE

@@ -189,7 +189,7 @@ def footprint(lab: AudioLab, station: Path, cold: bool, idle_s: float = 60) -> d
     if not cold:
         subprocess.run([sys.executable, "-m", "broadcaster", "render", "--all"], cwd=station, env=lab.env,
                        check=True, capture_output=True)  # fmt: skip
-    # A lab sink takes audio steadily only while its monitor is read, as a real card always does.
+    # Lab sinks were seen to take audio slowly while nobody reads their monitors; a real card does not.
     recordings = [lab.record(zone) for zone in ("zone_a", "zone_b")]
     process, startup = start(station, lab.env)
     try:

@@ -8,17 +8,21 @@ Each :class:`Card` keeps a queue of ready blocks, ``lead_s`` ahead of what the
 card has taken. Three parties touch it, each with its own part:
 
 - the **callback** (PortAudio's real-time thread) only pops a ready block and
-  copies it out; with none ready it plays silence and notes a *gap*. It takes
-  no lock and allocates nothing but a small note;
+  copies it out; with none ready it plays silence and notes a *gap*. It waits
+  for nothing but the queue's lock, which the feeder holds for a few deque
+  operations and never while mixing, and allocates nothing but a small note;
 - the **feeder** (a thread per card; in tests, a virtual clock) owns the
   playbacks: it mixes blocks until the lead is full and reads the callback's
   notes — which playback started, reached the card, had a hole — and finishes
   each playback with what really happened;
 - **callers** (the station, the van loop) add playbacks and ask for stops
   through :meth:`Card.play` and :meth:`Playback.stop`, which only hand the
-  request to the feeder. A change takes back the queued blocks the card has
-  not taken yet and mixes them again, so a cut or an emergency is heard after
+  request to the feeder. A change mixes the queued blocks the card has not
+  taken yet again and swaps them in, so a cut or an emergency is heard after
   the device's own buffer, not after the lead.
+
+A real card with nothing to play for ``IDLE_SLEEP_S`` stops its stream; the
+next item starts it again and is placed after a warm-up.
 
 A gap (the feeder was late, or the device reported an underflow) does not lose
 audio: what follows arrives late. The playbacks sounding at that moment count
@@ -273,8 +277,6 @@ class Card:
         self._in_gap = False
         self._warm_until = 0
         """No item is placed before this frame (a woken stream's warm-up)."""
-        self._next_frame = 0
-        """The frame after the last block the callback took."""
         self.wake = threading.Event()
 
     # --- callers --------------------------------------------------------------------------------
@@ -340,7 +342,6 @@ class Card:
             frame = None
         else:
             out[:] = block
-            self._next_frame = frame + len(out)
         self._taken.append(_Taken(frame, len(out), dac_at, underflow))
         self.last_callback = time.monotonic()
 
@@ -360,15 +361,8 @@ class Card:
             rewind, self._rewind = self._rewind, False
             paused = self.paused
         self._playbacks += incoming
-        at = self.mixed_until
         if rewind:
-            at = self._rewind_point()
-            changed |= self._apply_stops(at)
-        for playback in incoming:
-            if not playback.done.is_set():  # placed once: at its frame, or as soon as possible
-                playback.start_frame = max(at, playback.start_frame or 0, self._warm_until)
-        if at < self.mixed_until:
-            self._mix_again(at, paused)
+            changed |= self._change(incoming, paused)
         lead = math.ceil(self.lead_s * self.rate_hz / self.block_frames)
         while len(self._blocks) < lead:
             first = self.mixed_until
@@ -388,30 +382,29 @@ class Card:
             return self._silence
         return mix(self._playbacks, first, self.block_frames, self.channels)
 
-    def _rewind_point(self) -> int:
-        """The first queued frame that may still change: after the blocks kept for the card."""
-        with self._queue_lock:
-            if len(self._blocks) > KEEP_BLOCKS:
-                return self._blocks[KEEP_BLOCKS][0]
-        return self.mixed_until
+    def _change(self, incoming: list[Playback], paused: bool) -> bool:
+        """Apply stops, place new items and mix the queued frames the card has not taken again.
 
-    def _mix_again(self, at: int, paused: bool) -> None:
-        """Mix the queued frames from ``at`` again (after a change) and swap them in.
-
-        Mixing happens outside the queue's lock; the swap only drops the old blocks
-        from ``at`` and appends the new ones. Blocks the card took meanwhile stay as
-        they were (the change then takes effect a little later, never twice).
+        All of it under the queue's lock, so the card cannot take a block in between: a
+        change takes effect exactly at the first queued frame (after ``KEEP_BLOCKS``). The
+        callback waits for the mixing at most, about a millisecond per change.
         """
-        for frame in sorted(f for f in self._paused_blocks if f >= at):
-            self._shift(-self.block_frames)  # undo: those frames are mixed again below
-            self._paused_blocks.discard(frame)
-        fresh = [(first, self._mix_block(first, paused))
-                 for first in range(at, self.mixed_until, self.block_frames)]  # fmt: skip
         with self._queue_lock:
+            at = self._blocks[KEEP_BLOCKS][0] if len(self._blocks) > KEEP_BLOCKS else self.mixed_until
+            for frame in sorted(f for f in self._paused_blocks if f >= at):
+                # Undone first (also for a new item given a frame: it was counted with the
+                # shift), then mixed again; items placed "as soon as possible" come after.
+                self._shift(-self.block_frames)
+                self._paused_blocks.discard(frame)
+            changed = self._apply_stops(at)
+            for playback in incoming:
+                if not playback.done.is_set():  # placed once: at its frame, or as soon as possible
+                    playback.start_frame = max(at, playback.start_frame or 0, self._warm_until)
             while self._blocks and self._blocks[-1][0] >= at:
                 self._blocks.pop()
-            after = self._blocks[-1][0] + self.block_frames if self._blocks else self._next_frame
-            self._blocks.extend(block for block in fresh if block[0] >= after)
+            for first in range(at, self.mixed_until, self.block_frames):
+                self._blocks.append((first, self._mix_block(first, paused)))
+        return changed
 
     def _read_notes(self) -> bool:
         changed = False
@@ -481,7 +474,7 @@ class Card:
 
     def _settle(self, playback: Playback) -> None:
         at = playback._end_at or self.clock()
-        if playback._stop_wanted is not None:
+        if playback.stop_frame is not None:
             playback._finish(INTERRUPTED, playback._stop_wanted, at)
         elif playback.dropouts:
             playback._finish(DROPOUT, f"{playback.dropouts} gap(s), {playback.dropout_ms} ms in all", at)
@@ -613,8 +606,9 @@ class CardOutput(Card):
              start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
         if self._stream is None or self._closing.is_set():
             raise AudioError(f"sound card '{self.device.name}' is not available: {self.failure or 'closed'}")
-        self.wake_up()
-        return super().play(samples, channels, gain, start_frame, label)
+        playback = super().play(samples, channels, gain, start_frame, label)
+        self.wake_up()  # after the item is in: a card falling asleep meanwhile either saw it or wakes
+        return playback
 
     def wake_up(self) -> None:
         """Start a sleeping stream again; items are placed after a warm-up, as on a new stream."""
@@ -643,9 +637,10 @@ class CardOutput(Card):
         if time.monotonic() - self._idle_since < IDLE_SLEEP_S:
             return
         with self._stream_lock:
-            if self.busy or self._stream is None or self._closing.is_set():
-                return
-            self.asleep = True
+            with self._lock:  # play() appends under this lock: an item is either seen here or wakes us
+                if self.busy or self._stream is None or self._closing.is_set():
+                    return
+                self.asleep = True
             try:
                 self._stream.stop()
             except Exception:  # noqa: BLE001 - a stream that will not stop just keeps running
@@ -726,7 +721,8 @@ class CardOutput(Card):
         self._warm_until = 0
         self._blocks.clear()
         self._taken.clear()
-        self.played_until = self.mixed_until = self._next_frame = 0
+        # Frame numbers go on from where they were: the station may still hold some.
+        self.played_until = self.mixed_until
         self._paused_blocks.clear()
         self._anchor = None
         try:

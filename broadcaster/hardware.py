@@ -18,9 +18,11 @@ logger = logging.getLogger(__name__)
 
 def run_hook(zone: str, what: str, command: str, timeout_s: float) -> str | None:
     """Run ``command``; None if it worked, else why not (already logged)."""
-    args: str | list[str] = command if sys.platform == "win32" else shlex.split(command)
     try:
+        args: str | list[str] = command if sys.platform == "win32" else shlex.split(command)
         result = subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
+    except ValueError as exc:  # unbalanced quotes
+        reason = f"{what} for zone '{zone}' is not a valid command: {exc}"
     except subprocess.TimeoutExpired:
         reason = f"{what} for zone '{zone}' did not finish within {timeout_s:g} s"
     except OSError as exc:

@@ -123,6 +123,9 @@ class ZoneControl:
         self._open: list[ZonePlay] = []
         """Plays whose log rows are not final yet (the last one may still sound as the next is queued)."""
         self._idle_since = clock()
+        self._free_frame = 0
+        """The card frame where the last item of this zone ends: the next request starts there at
+        the earliest (a request ends in the mix a lead before it ends on the card)."""
         self._hook: Future[str | None] | None = None
         self._ready_at: dt.datetime | None = None
         self._hooks = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hooks-{zone}")
@@ -135,7 +138,7 @@ class ZoneControl:
             return
         self._enqueue(request)
         current = self._current
-        if current is not None and request.priority > current.request.priority:
+        if current is not None and not current.stopped and request.priority > current.request.priority:
             # Cut now, and let the next step start the newcomer at once: the card applies the
             # stop and the start in one go, so the fade-out and the new item overlap (30 ms).
             reason = f"cut by {request.priority.name.lower()} '{request.label}'"
@@ -191,6 +194,8 @@ class ZoneControl:
         request, index = current.request, current.index
         silent = playback.done.is_set() and not playback.started and playback.outcome == INTERRUPTED
         self._current = None
+        if end is not None:
+            self._free_frame = max(self._free_frame, end)
         if silent and request.priority > Priority.BACKGROUND:
             self._miss(replace(request, items=request.items[index : index + 1]), playback.reason)
         if current.stopped or index + 1 == len(request.items):
@@ -228,6 +233,7 @@ class ZoneControl:
             if start is None and card.alive and (request.due - now).total_seconds() > WAKE_WAIT_S:
                 return False  # a card that slept reads its clock again: look at the next step
         self._take(request)
+        start = max(start or 0, self._free_frame)  # never over the tail of the previous item
         self._queue_item(request, 0, start)
         return self._current is None
 
@@ -290,6 +296,11 @@ class ZoneControl:
 
     def _power_off_when_idle(self, now: dt.datetime) -> None:
         hardware = self.hardware
+        if self._hook is not None and self._hook.done() and not self._queue and self._current is None:
+            # The requests that needed the amplifier went away while it warmed up.
+            if self._ready_at is None:
+                self._note_hook(self._hook)
+            self._hook, self._ready_at = None, None
         if (not self.amplifier_on or hardware is None or self._current is not None or self._queue
                 or self._hook is not None):  # fmt: skip
             return
@@ -392,7 +403,10 @@ class Station:
 
     def step(self) -> None:
         for zone in self.zones.values():
-            zone.step()
+            try:
+                zone.step()
+            except Exception:  # noqa: BLE001 - one zone's fault must not stop the others
+                logger.exception("zone %s", zone.zone)
         self.snapshot = [zone.snapshot() for zone in self.zones.values()]
 
     def _run(self) -> None:
@@ -426,19 +440,19 @@ class Station:
                 zone.stopping = True
                 zone.stop_all(reason)
 
-        self._ask(stop) if self._thread is not None else stop()
-        deadline = threading.Event()
+        self._ask(stop)
+        pause = threading.Event()  # never set: a sleep
         for _ in range(round(STOP_WAIT_S / POLL_S)):
             if all(zone.settled for zone in self.zones.values()):
                 break
             if self._thread is None:
                 self.step()
-            deadline.wait(POLL_S)
+            pause.wait(POLL_S)
         if self._thread is not None:
             self._inbox.put(None)
             self._stopped.wait(5)
         for zone in self.zones.values():  # what did not end in time ends now, with its row
             for play in zone._open:
-                play.playback._finish(INTERRUPTED, reason, play.playback.ended_at or 0.0)
+                play.playback._finish(INTERRUPTED, reason, zone.clock().timestamp())
             zone.step()
             zone.close()

@@ -119,3 +119,21 @@ def test_a_stop_before_an_item_sounds_ends_it_without_sound():
     run(card, clock, 0.2)
     assert (later.outcome, later.started) == (INTERRUPTED, False)
     assert not np.any(heard(card))
+
+
+def test_an_item_queued_during_a_pause_keeps_its_place_after_the_one_before():
+    card, clock = card_and_clock()
+    first, second = ramp(0.5), ramp(0.5) + 0.5
+    playing = card.play(first, (0, 1))
+    run(card, clock, 0.2)
+    card.set_paused(True)
+    run(card, clock, 0.3)
+    assert playing.end_frame is not None
+    following = card.play(second, (0, 1), start_frame=playing.end_frame + RATE // 10)  # the van's gap
+    run(card, clock, 0.3)
+    card.set_paused(False)
+    run(card, clock, 2.0)
+    out = heard(card)
+    assert np.array_equal(out[out > 0], np.concatenate([first, second]))
+    assert following.start_frame - playing.end_frame == RATE // 10
+    assert (playing.outcome, following.outcome) == (COMPLETED, COMPLETED)

@@ -354,3 +354,41 @@ def test_a_slot_job_fires_ahead_of_its_slot_so_the_station_can_place_it():
     assert due - fire == dt.timedelta(seconds=AHEAD_S)
     following = trigger.get_next_fire_time(fire, fire)
     assert following + dt.timedelta(seconds=AHEAD_S) == next_due(content, playlist, 0, due)
+
+
+def test_the_next_request_starts_after_the_tail_of_the_previous_one_not_over_it(rig):
+    rig.station.submit(rig.request(rig.item("first", 1.0)))
+    rig.station.submit(rig.request(rig.item("second", 1.0)))
+    rig.advance(4.0)
+    first, second = rig.log.plays()
+    assert (first.outcome, second.outcome) == ("completed", "completed")
+    assert parse_iso(second.started_at) >= parse_iso(first.ended_at)
+
+
+def test_a_stop_then_an_emergency_does_not_bring_the_stopped_request_back(rig):
+    rig.station.submit(rig.request((rig.item("one", 2.0), rig.item("two", 1.0))))
+    rig.advance(0.5)
+    rig.station.stop(["a"], "stopped by the operator")
+    rig.station.submit(rig.request(rig.item("alarm", 0.5), Priority.EMERGENCY))
+    rig.advance(6.0)
+    assert sorted(r[:2] for r in rig.rows()) == [("alarm", "completed"), ("one", "interrupted"),
+                                                 ("two", "missed")]  # fmt: skip
+
+
+def test_a_broken_amplifier_command_on_one_zone_does_not_stop_the_others(tmp_path):
+    rig = Rig(tmp_path, zones=("a", "b"), power_on="relay 'on", warm_up_s=0)
+    rig.station.submit(rig.request(rig.item("left", 0.5), zone="a"))
+    rig.station.submit(rig.request(rig.item("right", 0.5), zone="b"))
+    rig.advance_until(lambda: len([r for r in rig.rows() if r[1] == "completed"]) == 2)
+    errors = rig.station.snapshot[0]["hardware_errors"]
+    assert any("power_on for zone 'a' is not a valid command" in e for e in errors), errors
+    rig.station.shutdown()
+
+
+def test_rows_ended_by_a_shutdown_carry_the_time_of_the_shutdown(rig):
+    rig.station.submit(rig.request(rig.item("long", 30.0)))
+    rig.advance(1.0)
+    rig.station.shutdown()
+    (play,) = rig.log.plays()
+    assert play.outcome == "interrupted"
+    assert parse_iso(play.ended_at).year >= 2026

@@ -339,7 +339,7 @@ def test_a_slot_due_while_the_card_sleeps_still_starts_on_time(lab_here, tmp_pat
             time.sleep(0.05)
         station = Station(Player(outputs, log, now), zones, now, lambda moment: False)
         item = tone_item(tmp_path, "slot", 700, 0.5)
-        recording = lab_here.record("zone_a")  # a lab sink only takes audio while its monitor is read
+        recording = lab_here.record("zone_a")  # lab sinks were seen to be slow with no reader
         due = now() + dt.timedelta(seconds=1)  # handed on early, as the scheduler does
         station.submit(Request((item,), "a", Priority.NORMAL, "schedule", due, "daily#1"))
         while not any(p.outcome == "completed" for p in log.plays()) and time.monotonic() < deadline + 5:
