@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TypeVar
 
-from broadcaster.audio import FAILED, INTERRUPTED
+from broadcaster.audio import COMPLETED, DROPOUT, FAILED, INTERRUPTED
 from broadcaster.config import Zone
 from broadcaster.errors import AudioError
 from broadcaster.hardware import run_hook
@@ -194,7 +194,8 @@ class ZoneControl:
         request, index = current.request, current.index
         silent = playback.done.is_set() and not playback.started and playback.outcome == INTERRUPTED
         self._current = None
-        if end is not None:
+        reached_end = playback.outcome in (None, COMPLETED, DROPOUT) or playback.stop_frame is not None
+        if end is not None and reached_end:  # a failed item never got to its end frame
             self._free_frame = max(self._free_frame, end)
         if silent and request.priority > Priority.BACKGROUND:
             self._miss(replace(request, items=request.items[index : index + 1]), playback.reason)
