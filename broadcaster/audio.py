@@ -483,22 +483,20 @@ class Card:
 
     def fail_all(self, reason: str) -> None:
         """Every playback ends as failed (the card or its server is gone)."""
-        with self._lock:
-            everything = self._incoming + self._playbacks
-            self._incoming, self._playbacks = [], []
-        self._blocks.clear()
-        for playback in everything:
-            playback._finish(FAILED, reason, self.clock())
-        if everything:
-            self.on_change()
+        self._end_all(FAILED, reason)
 
     def interrupt_all(self, reason: str) -> None:
+        self._end_all(INTERRUPTED, reason)
+
+    def _end_all(self, outcome: str, reason: str) -> None:
         with self._lock:
             everything = self._incoming + self._playbacks
             self._incoming, self._playbacks = [], []
         self._blocks.clear()
         for playback in everything:
-            playback._finish(INTERRUPTED, reason, self.clock())
+            playback._finish(outcome, reason, self.clock())
+        if everything:
+            self.on_change()
 
 
 class FakeCard(Card):
