@@ -53,7 +53,7 @@ BLOCK_FRAMES = 1024
 """Frames per callback (21 ms at 48 kHz)."""
 LEAD_S = 0.2
 """Audio mixed ahead of the card: what protects the broadcast from a busy machine."""
-DEVICE_BUFFER_S = 0.05
+DEVICE_BUFFER_S = 0.1
 """The device's own buffer (PortAudio's suggested latency): it protects the callback."""
 KEEP_BLOCKS = 0
 """Blocks left in the queue when a change is mixed again (the rest are taken back)."""
@@ -200,10 +200,14 @@ class Playback:
     # --- written by the feeder --------------------------------------------------------------
 
     def _finish(self, outcome: str, reason: str, at: float) -> None:
-        if self.done.is_set():
-            return
-        self.outcome, self.reason, self.ended_at = outcome, reason, at
-        self.done.set()
+        with _FINISH_LOCK:  # the feeder and a failing card may end it at once: the first wins
+            if self.done.is_set():
+                return
+            self.outcome, self.reason, self.ended_at = outcome, reason, at
+            self.done.set()
+
+
+_FINISH_LOCK = threading.Lock()
 
 
 def mix(playbacks: list[Playback], first: int, frames: int, channels: int) -> np.ndarray:
@@ -268,6 +272,7 @@ class Card:
         self._silence = np.zeros((block_frames, channels), dtype=np.float32)
         self._lock = threading.Lock()  # callers ↔ feeder; the callback never takes it
         self._queue_lock = threading.Lock()  # feeder ↔ callback, held for a few deque operations
+        self._feed_lock = threading.Lock()
         self._paused_blocks: set[int] = set()
         """Frames of the queued blocks mixed while paused (each moved the playbacks one block later)."""
         self._incoming: list[Playback] = []
@@ -349,18 +354,22 @@ class Card:
 
     def feed(self) -> None:
         """Read the callback's notes, settle what ended, apply changes, mix up to the lead."""
+        with self._feed_lock:  # one feeder at a time, also while a card is opened again
+            self._feed()
+
+    def _feed(self) -> None:
         changed = self._read_notes()
         now = self.clock()
-        for playback in list(self._playbacks):
-            if playback._end_at is not None and now >= playback._end_at:
-                self._playbacks.remove(playback)
-                self._settle(playback)
-                changed = True
-        with self._lock:
+        ended = [p for p in self._playbacks if p._end_at is not None and now >= p._end_at]
+        with self._lock:  # a failing card may end every playback from another thread meanwhile
+            self._playbacks = [p for p in self._playbacks if p not in ended]
             incoming, self._incoming = self._incoming, []
+            self._playbacks += incoming
             rewind, self._rewind = self._rewind, False
             paused = self.paused
-        self._playbacks += incoming
+        for playback in ended:
+            self._settle(playback)
+            changed = True
         if rewind:
             changed |= self._change(incoming, paused)
         lead = math.ceil(self.lead_s * self.rate_hz / self.block_frames)
@@ -456,7 +465,8 @@ class Card:
                 playback._stop_wanted = None  # already mixed whole: the stop changes nothing
                 continue
             if playback.start_frame is None or playback.start_frame >= at:
-                self._playbacks.remove(playback)  # stopped before it sounded
+                with self._lock:  # stopped before it sounded
+                    self._playbacks = [p for p in self._playbacks if p is not playback]
                 playback._finish(INTERRUPTED, playback._stop_wanted, self.clock())
             else:
                 playback.fade_frames = max(1, round(FADE_S * self.rate_hz))
@@ -492,7 +502,8 @@ class Card:
         with self._lock:
             everything = self._incoming + self._playbacks
             self._incoming, self._playbacks = [], []
-        self._blocks.clear()
+        with self._queue_lock:
+            self._blocks.clear()
         for playback in everything:
             playback._finish(outcome, reason, self.clock())
         if everything:
@@ -555,12 +566,14 @@ class CardOutput(Card):
                                      samplerate=PREFERRED_RATE_HZ, dtype="float32")  # fmt: skip
         except (sd.PortAudioError, ValueError):
             self.rate_hz = self.device.default_rate_hz  # e.g. an hw: device fixed at 44.1 kHz
-        self._closing.clear()
+        # A new event per opening: a feeder of an earlier opening that has not ended yet
+        # still sees its own event set and ends without feeding this one.
+        self._closing = threading.Event()
         self.feed()  # the first blocks are ready before the stream asks
         self._stream = self._start_stream()
         self.last_callback = time.monotonic()
-        self._feeder = threading.Thread(target=self._feed_loop, name=f"feeder-{self.device.name}",
-                                        daemon=True)  # fmt: skip
+        self._feeder = threading.Thread(target=self._feed_loop, args=(self._closing,),
+                                        name=f"feeder-{self.device.name}", daemon=True)  # fmt: skip
         self._feeder.start()
         deadline = time.monotonic() + STALL_S
         while self.played_until < WARM_UP_S * self.rate_hz:
@@ -589,16 +602,19 @@ class CardOutput(Card):
         self._closing.set()
         self.wake.set()
         if self._feeder is not None and self._feeder is not threading.current_thread():
-            self._feeder.join(2)
+            self._feeder.join(STALL_S)
+            if self._feeder.is_alive():
+                logger.warning("%s: the feeder did not end within %.0f s", self.device.name, STALL_S)
         self._feeder = None
         self.interrupt_all(reason)
-        if self._stream is not None:
-            try:
-                self._stream.abort()
-                self._stream.close()
-            except Exception:  # noqa: BLE001 - a dead stream may fail to close; nothing to save
-                logger.debug("closing %s failed", self.device.name, exc_info=True)
-            self._stream = None
+        with self._stream_lock:
+            if self._stream is not None:
+                try:
+                    self._stream.abort()
+                    self._stream.close()
+                except Exception:  # noqa: BLE001 - a dead stream may fail to close; nothing to save
+                    logger.debug("closing %s failed", self.device.name, exc_info=True)
+                self._stream = None
 
     def play(self, samples: np.ndarray, channels: tuple[int, ...], gain: float = 1.0,
              start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
@@ -663,14 +679,14 @@ class CardOutput(Card):
         except Exception:  # noqa: BLE001
             out.fill(0)
 
-    def _feed_loop(self) -> None:
+    def _feed_loop(self, closing: threading.Event) -> None:
         # A quarter of the lead: the queue never drops below three quarters of it unless this
         # thread is starved. Changes (an item, a stop, waking up) set ``wake`` and are fed at once.
         period = self.lead_s / 4
-        while not self._closing.is_set():
+        while not closing.is_set():
             self.wake.wait(None if self.asleep else period)
             self.wake.clear()
-            if self._closing.is_set():
+            if closing.is_set():
                 return
             try:
                 self.feed()
@@ -702,11 +718,12 @@ class CardOutput(Card):
         self.fail_all(reason)
         self._closing.set()
         self.wake.set()
-        if self._stream is not None:
-            try:
-                self._stream.abort()
-            except Exception:  # noqa: BLE001 - the stream may already be dead
-                logger.debug("aborting %s failed", self.device.name, exc_info=True)
+        with self._stream_lock:
+            if self._stream is not None:
+                try:
+                    self._stream.abort()
+                except Exception:  # noqa: BLE001 - the stream may already be dead
+                    logger.debug("aborting %s failed", self.device.name, exc_info=True)
 
     def reopen(self) -> bool:
         """Try to open a dead card's stream again (after its server or device came back)."""

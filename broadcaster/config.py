@@ -94,7 +94,7 @@ class Config:
     lexicon: dict[Language, dict[str, str]] = field(default_factory=lambda: {lang: {} for lang in Language})
     output_lead_s: float = 0.2
     """Audio mixed ahead of each card: the margin against a busy machine."""
-    output_buffer_s: float = 0.05
+    output_buffer_s: float = 0.1
     """The sound device's own buffer: what a cut or an emergency waits for."""
 
     @property

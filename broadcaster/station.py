@@ -48,7 +48,7 @@ from typing import TypeVar
 
 from broadcaster.audio import COMPLETED, DROPOUT, FAILED, INTERRUPTED
 from broadcaster.config import Zone
-from broadcaster.errors import AudioError
+from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.hardware import run_hook
 from broadcaster.player import Item, Player, ZonePlay
 
@@ -350,6 +350,9 @@ class Station:
         self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._closed = False
+        """After shutdown: posting raises; guarded by ``_post_lock`` with the last drain of the inbox."""
+        self._post_lock = threading.Lock()
         for card in player.outputs.cards.values():
             card.on_change = self.wake
 
@@ -383,7 +386,10 @@ class Station:
         if self._thread is None:  # driven by the caller (tests on a virtual clock)
             job()
             self.step()
-        else:
+            return
+        with self._post_lock:
+            if self._closed:
+                raise BroadcasterError("the station is stopping; nothing was sent")
             self._inbox.put(job)
 
     def _ask(self, job: Callable[[], T]) -> T:
@@ -392,7 +398,14 @@ class Station:
             self.step()
             return result
         answer: Future[T] = Future()
-        self._inbox.put(lambda: answer.set_result(job()))
+
+        def run() -> None:
+            try:
+                answer.set_result(job())
+            except Exception as exc:  # noqa: BLE001 - handed to the caller
+                answer.set_exception(exc)
+
+        self._post(run)
         return answer.result(10)
 
     # --- the station's thread -----------------------------------------------------------------
@@ -452,6 +465,18 @@ class Station:
         if self._thread is not None:
             self._inbox.put(None)
             self._stopped.wait(5)
+            with self._post_lock:  # what was posted meanwhile still ends as a row (missed)
+                self._closed = True
+                while True:
+                    try:
+                        late = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    try:
+                        if late is not None:
+                            late()
+                    except Exception:  # noqa: BLE001
+                        logger.exception("station error")
         for zone in self.zones.values():  # what did not end in time ends now, with its row
             for play in zone._open:
                 play.playback._finish(INTERRUPTED, reason, zone.clock().timestamp())

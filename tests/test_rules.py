@@ -392,3 +392,20 @@ def test_rows_ended_by_a_shutdown_carry_the_time_of_the_shutdown(rig):
     (play,) = rig.log.plays()
     assert play.outcome == "interrupted"
     assert parse_iso(play.ended_at).year >= 2026
+
+
+def test_an_empty_sound_file_is_logged_as_a_play_not_lost(rig):
+    empty = rig.item("empty", 0.0)
+    rig.station.submit(rig.request(empty))
+    rig.advance(1.0)
+    assert rig.rows() == [("empty", "completed", "")]
+
+
+def test_a_request_posted_while_the_station_shuts_down_ends_as_a_row_or_is_refused(rig):
+    from broadcaster.errors import BroadcasterError
+
+    rig.station.start()  # its own thread, as in the daemon
+    rig.station.shutdown()
+    with pytest.raises(BroadcasterError, match="stopping"):
+        rig.station.submit(rig.request(rig.item("late", 1.0)))
+    assert rig.rows() == []
