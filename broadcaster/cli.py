@@ -206,12 +206,17 @@ def _write_audio(pcm, out: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from broadcaster.textnorm import normalize
+    from broadcaster.textnorm import sentences
 
     config = _station_config(args)
     language = args.language
     if args.text_only:
-        print(normalize(args.text, language, config.lexicon.get(language)))
+        # The words as they will be said, then every word with its reading: a wrong reading
+        # shows here and is fixed with one lexicon line (word: reading) in config.yaml.
+        said = sentences(args.text, language, config.lexicon.get(language))
+        print("".join(sentence.text for sentence in said))
+        for sentence in said:
+            print("  " + sentence.shown())
         return 0
     renderer = make_renderer(config)
     pcm = renderer.say(args.text, language, with_chime=args.chime)
@@ -269,7 +274,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise BroadcasterError(_("name an announcement, or use --all"))
     config, announcement = _announcement_arg(args, args.announcement)
     rendered = make_renderer(config).render(announcement)
-    if args.output:
+    if args.output and args.output.suffix.lower() == ".wav":
+        import shutil
+
+        shutil.copyfile(rendered.path, args.output)  # the rendered file is already what is wanted
+    elif args.output:
         from broadcaster.pcm import read_wav
 
         _write_audio(read_wav(rendered.path), args.output)

@@ -36,6 +36,18 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 parse_language = parse_choice(LANGUAGE_NAMES)
 
+# A romanized reading: syllables with tone numbers, pinyin (5 = neutral) or jyutping.
+_SYLLABLES = {
+    Language.MANDARIN: re.compile(r"[a-zü:]+[1-5]( +[a-zü:]+[1-5])*"),
+    Language.CANTONESE: re.compile(r"[a-z]+[1-6]( +[a-z]+[1-6])*"),
+}
+
+
+def is_romanized(reading: str, language: Language) -> bool:
+    """True for ``yin2 hang2`` (pinyin) or ``wai6 sang1`` (jyutping), with tone numbers."""
+    return _SYLLABLES[language].fullmatch(reading.strip().lower().replace("v", "ü")) is not None
+
+
 ENGINES = ("auto", "espeak-ng", "pyttsx3", "sherpa-onnx")
 
 
@@ -283,10 +295,25 @@ def _lexicon(fields: Fields, problems: Problems) -> dict[Language, dict[str, str
             section.error(entries, Msg.of("write each entry as 'word: reading'"))
             continue
         for word, reading in entries.items:
-            if isinstance(reading, Scalar) and reading.value.strip():
-                lexicon[lang][word.value] = reading.value.strip()
-            else:
+            if not (isinstance(reading, Scalar) and reading.value.strip()):
                 section.error(reading, Msg.of("'{word}' needs a reading", word=word.value))
+                continue
+            value = reading.value.strip()
+            syllables = len(value.split())
+            if is_romanized(value, lang) and syllables != len(word.value):
+                message = Msg.of("'{word}' has {chars} characters but {syllables} syllables",
+                                 word=word.value, chars=len(word.value), syllables=syllables)  # fmt: skip
+                hint = Msg.of("give one syllable with its tone number per character")
+                section.error(reading, message, hint)
+                continue
+            if not is_romanized(value, lang):
+                example = "yin2 hang2" if lang is Language.MANDARIN else "wai6 sang1"
+                message = Msg.of("'{word}: {reading}' respells the word with other characters, "
+                                 "which show up as typos", word=word.value, reading=value)  # fmt: skip
+                hint = Msg.of("write the reading as syllables with tone numbers (pinyin for Mandarin, "
+                              "jyutping for Cantonese), e.g. '{example}'", example=example)  # fmt: skip
+                section.warning(reading, message, hint)
+            lexicon[lang][word.value] = value.lower() if is_romanized(value, lang) else value
     return lexicon
 
 

@@ -9,6 +9,7 @@ trustworthy when there are no errors: the daemon keeps its last good one).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -206,12 +207,32 @@ def _clip_names(root: Path) -> list[str]:
     return [p.name for p in folder.iterdir()] if folder.is_dir() else []
 
 
-def _segments(f: Fields, root: Path) -> tuple[Segment, ...]:
+# What a listener hears as a pause, or nothing: every other symbol left after
+# normalization would be read by the engine in its own way, or skipped.
+_PUNCTUATION = set("，。、；：！？“”‘’（）《》〈〉【】「」『』…—·-,.!?;:()'\" \n\t")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _check_readable(node: Scalar, text: str, language: Language, f: Fields) -> None:
+    """Warn about what will not be read as Chinese: Latin words and symbols."""
+    from broadcaster.textnorm import normalize
+
+    spoken = normalize(text, language)
+    for word in dict.fromkeys(_LATIN_WORD.findall(spoken)):
+        f.warning(node, Msg.of("'{word}' will be read in English", word=word),
+                  Msg.of("write it in Chinese if that is how the village says it"))  # fmt: skip
+    for symbol in dict.fromkeys(c for c in spoken if not (c.isalnum() or c in _PUNCTUATION)):
+        f.warning(node, Msg.of("'{symbol}' cannot be read aloud", symbol=symbol),
+                  Msg.of("write it in words"))  # fmt: skip
+
+
+def _segments(f: Fields, root: Path, language: Language) -> tuple[Segment, ...]:
     def speech(node: Node) -> Speech | None:
         if not isinstance(node, Scalar):
             f.error(node, Msg.of("the text should be one block of words, not a list"),
                     Msg.of("use 'segments' for several parts"))  # fmt: skip
         elif node.value.strip():
+            _check_readable(node, node.value, language, f)
             return Speech(node.value.strip())
         else:
             f.error(node, Msg.of("the text is empty"), Msg.of("write what should be said"))
@@ -259,7 +280,7 @@ def load_announcement(path: Path, root: Path, problems: Problems) -> Announcemen
     f = Fields(node, path, problems, _ANNOUNCEMENT_KEYS, Msg.of("an announcement"))
     title = f.text("title") or path.stem
     language = f.scalar("language", parse_language, None, required=True)
-    segments = _segments(f, root)
+    segments = _segments(f, root, language or Language.MANDARIN)
     gap = f.scalar("gap", parse_duration, 3.0)
     valid_from, valid_until = _date_range(f)
     announcement = Announcement(

@@ -10,25 +10,52 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyloudnorm
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import firwin
+from scipy.signal import firwin, sosfilt
 
 from broadcaster.pcm import Pcm
 
 OVERSAMPLE = 4
 # A 4x interpolation filter of 12 taps per phase, as BS.1770-4 Annex 2 describes.
 _INTERPOLATOR = firwin(12 * OVERSAMPLE + 1, 1 / OVERSAMPLE) * OVERSAMPLE
-MIN_MEASURE_S = 0.4  # pyloudnorm needs at least one 400 ms gating block
+MIN_MEASURE_S = 0.4  # one 400 ms gating block
 LIMITER_WINDOW_S = 0.005
 
 
+def _k_weighting(rate_hz: int) -> np.ndarray:
+    """BS.1770's K-weighting at ``rate_hz``: a high shelf (+4 dB above ~1.7 kHz), then a high pass."""
+    k = math.tan(math.pi * 1681.974450955533 / rate_hz)
+    q, vh = 0.7071752369554196, 10 ** (3.999843853973347 / 20)
+    vb = vh**0.4996667741545416
+    a0 = 1 + k / q + k * k
+    shelf = [(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0,
+             1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]  # fmt: skip
+    k, q = math.tan(math.pi * 38.13547087602444 / rate_hz), 0.5003270373238773
+    a0 = 1 + k / q + k * k
+    high_pass = [1.0, -2.0, 1.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
+    return np.array([shelf, high_pass])
+
+
 def integrated_lufs(pcm: Pcm) -> float:
-    samples = pcm.samples.astype(np.float64)
-    shortfall = round(MIN_MEASURE_S * pcm.rate_hz) - len(samples)
-    if shortfall > 0:  # silence is gated out, so padding does not change the result
-        samples = np.concatenate([samples, np.zeros(shortfall + 1)])
-    return float(pyloudnorm.Meter(pcm.rate_hz).integrated_loudness(samples))
+    """Integrated loudness (BS.1770-4, gated), of a mono signal, in float32 and 100 ms steps."""
+    step = pcm.rate_hz // 10
+    samples = pcm.samples.astype(np.float32, copy=False)
+    if len(samples) < 4 * step:  # silence is gated out, so padding does not change the result
+        samples = np.concatenate([samples, np.zeros(4 * step - len(samples), np.float32)])
+    weighted = sosfilt(_k_weighting(pcm.rate_hz).astype(np.float32), samples)
+    weighted *= weighted
+    steps = len(weighted) // step
+    energy = weighted[: steps * step].reshape(steps, step).sum(axis=1, dtype=np.float64)
+    # 400 ms blocks, overlapping by 75 %: four steps each.
+    power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * step)
+    with np.errstate(divide="ignore"):
+        blocks = -0.691 + 10 * np.log10(power)
+    loud = power[blocks > -70.0]
+    if len(loud) == 0:
+        return -math.inf
+    relative = -0.691 + 10 * math.log10(float(loud.mean())) - 10.0
+    gated = power[(blocks > -70.0) & (blocks > relative)]
+    return -0.691 + 10 * math.log10(float(gated.mean()))
 
 
 def true_peak_dbfs(pcm: Pcm) -> float:
@@ -55,47 +82,60 @@ def _peaks(samples: np.ndarray, floor: float = 0.0) -> np.ndarray:
 
     Interpolation is only done near samples within 6 dB of the loudest one (or
     above ``floor``'s margin): elsewhere an inter-sample peak cannot come close.
+    Done in batches, in float32: a long announcement has millions of candidates.
     """
     peaks = np.abs(samples).astype(np.float32)
     level = max(float(peaks.max(initial=0.0)), floor) * 10 ** (-CANDIDATE_MARGIN_DB / 20)
-    near = np.flatnonzero(peaks >= level)
+    loud = peaks >= level
+    loud[:-1] |= loud[1:]  # the stretch up to a loud sample too
+    near = np.flatnonzero(loud)
     if len(near) == 0:
         return peaks
-    near = np.unique(np.concatenate([near - 1, near]).clip(0, len(samples) - 1))
-    padded = np.pad(samples.astype(np.float64), _HALF)
-    windows = padded[near[:, None] + np.arange(2 * _HALF + 1)]
-    between = np.abs(windows @ _PHASES.T).max(axis=1)
-    peaks[near] = np.maximum(peaks[near], between)
+    padded = np.pad(samples.astype(np.float32, copy=False), _HALF)
+    phases = _PHASES.T.astype(np.float32)
+    offsets = np.arange(2 * _HALF + 1)
+    for first in range(0, len(near), _BATCH):
+        batch = near[first : first + _BATCH]
+        between = np.abs(padded[batch[:, None] + offsets] @ phases).max(axis=1)
+        peaks[batch] = np.maximum(peaks[batch], between)
     return peaks
 
 
-def limit(pcm: Pcm, ceiling_dbfs: float) -> Pcm:
-    """Reduce gain smoothly around peaks above ``ceiling_dbfs`` (true peak)."""
-    ceiling = 10 ** (ceiling_dbfs / 20)
-    needed = np.minimum(1.0, ceiling / np.maximum(_peaks(pcm.samples, ceiling), 1e-12))
+_BATCH = 1 << 18
+
+
+def limit(pcm: Pcm, ceiling_dbfs: float) -> tuple[Pcm, bool]:
+    """Reduce gain smoothly around peaks above ``ceiling_dbfs`` (true peak); and whether it did."""
+    ceiling = np.float32(10 ** (ceiling_dbfs / 20))
+    peaks = np.maximum(_peaks(pcm.samples, float(ceiling)), np.float32(1e-12))
+    needed = np.minimum(np.float32(1.0), ceiling / peaks)
     if needed.min() >= 1.0:
-        return pcm
+        return pcm, False
     window = 2 * round(LIMITER_WINDOW_S * pcm.rate_hz) + 1
     # The minimum over a window, then its average over the same window, is never
     # above what any sample in the window needs: smooth and still safe.
     gain = uniform_filter1d(minimum_filter1d(needed, window), window)
-    return Pcm((pcm.samples * gain).astype(np.float32), pcm.rate_hz)
+    return Pcm((pcm.samples * gain).astype(np.float32, copy=False), pcm.rate_hz), True
 
 
-def normalize(pcm: Pcm, target_lufs: float, ceiling_dbfs: float = -1.5) -> tuple[Pcm, float]:
-    """``pcm`` at ``target_lufs`` integrated, true peak at most ``ceiling_dbfs``; and its loudness."""
+def normalize(pcm: Pcm, target_lufs: float, ceiling_dbfs: float = -1.5) -> tuple[Pcm, float, float]:
+    """``pcm`` at ``target_lufs`` integrated, true peak at most ``ceiling_dbfs``; its loudness and
+    true peak (dBFS)."""
     out = pcm
     loudness = integrated_lufs(out)
     for _ in range(3):  # limiting lowers the loudness a little: gain again, limit again
         if not math.isfinite(loudness):
-            return out, loudness  # silence: nothing to normalize
+            return out, loudness, true_peak_dbfs(out)  # silence: nothing to normalize
         # Limiting a little below the ceiling leaves room for the filter's own error.
-        out = limit(out.gained(10 ** ((target_lufs - loudness) / 20)), ceiling_dbfs - 0.2)
-        loudness = integrated_lufs(out)
+        gain_db = target_lufs - loudness
+        out, limited = limit(out.gained(10 ** (gain_db / 20)), ceiling_dbfs - 0.2)
+        # Gain alone moves the loudness by exactly the gain: measure again only after limiting.
+        loudness = integrated_lufs(out) if limited else loudness + gain_db
         if abs(loudness - target_lufs) <= 0.3:
             break
     peak = true_peak_dbfs(out)
     if peak > ceiling_dbfs:  # last resort: the ceiling wins over the loudness target
         out = out.gained(10 ** ((ceiling_dbfs - peak) / 20))
         loudness += ceiling_dbfs - peak
-    return out, loudness
+        peak = ceiling_dbfs
+    return out, loudness, peak

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from broadcaster import loudness
 from broadcaster.config import Config, Language
 from broadcaster.content import Announcement, Clip, Pause, Speech
 from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.pcm import OUTPUT_RATE_HZ, Pcm, concat, write_wav
-from broadcaster.textnorm import normalize, split_sentences
+from broadcaster.textnorm import Sentence, Word, normalize, reading_versions, sentences
 from broadcaster.tts.cache import cache_key
 from broadcaster.tts.speaker import Speaker
 
@@ -94,22 +93,45 @@ class Renderer:
         self.speaker = speaker
         self.folder = folder
 
-    def sentences(self, text: str, language: Language) -> list[str]:
-        """What will be said, sentence by sentence, after normalization."""
-        spoken = normalize(text, language, self.config.lexicon.get(language))
-        return split_sentences(spoken)
+    def sentences(self, text: str, language: Language) -> list[Sentence]:
+        """What will be said, sentence by sentence, with readings (the station's lexicon first).
+
+        Kept in the cache by normalized text, lexicon and front-end versions: the front ends take a
+        second or two to load, and a warm render should not need them.
+        """
+        lexicon = self.config.lexicon.get(language) or {}
+        # By the normalized text: a change in the normalization rules is a new key.
+        key = cache_key("readings", language.value, sorted(lexicon.items()), reading_versions(),
+                        normalize(text, language))  # fmt: skip
+        note = self.speaker.cache.note(key)
+        if note is not None:
+            try:
+                return [Sentence(tuple(Word(t, r) for t, r in words)) for words in json.loads(note)]
+            except (ValueError, TypeError):
+                pass  # a damaged note is made again
+        said = sentences(text, language, lexicon)
+        self.speaker.cache.write_note(key, json.dumps([[[w.text, w.reading] for w in s.words] for s in said],
+                                                      ensure_ascii=False))  # fmt: skip
+        return said
 
     def speech(self, text: str, language: Language, what: str) -> tuple[Pcm, list[str], list[str]]:
         """Spoken ``text``: audio at the output rate, the sentence cache keys, the engines used."""
         settings = self.config.speech[language]
+        said = self.sentences(text, language)
+        # Sentences are spoken side by side (engines are processes): a long text takes
+        # about 1/cores of the time.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            spoken = list(pool.map(lambda s: self.speaker.speak(s, language, settings, what) if s.speaks
+                                   else None, said))  # fmt: skip
         parts, keys, engines = [], [], []
-        for i, sentence in enumerate(self.sentences(text, language)):
-            spoken = self.speaker.speak(sentence, language, settings, what)
+        for i, one in enumerate(spoken):
             if i:
                 parts.append(Pcm.silence(SENTENCE_GAP_S))
-            parts.append(spoken.pcm.resampled(OUTPUT_RATE_HZ))
-            keys.append(spoken.key)
-            engines.append(spoken.engine)
+            if one is None:  # punctuation only (a text of just "……"): a pause
+                continue
+            parts.append(one.pcm.resampled(OUTPUT_RATE_HZ))
+            keys.append(one.key)
+            engines.append(one.engine)
         return (concat(parts) if parts else Pcm.silence(0)), keys, engines
 
     def _key(self, announcement: Announcement) -> str | None:
@@ -119,6 +141,9 @@ class Renderer:
         for segment in announcement.segments:
             if isinstance(segment, Speech):
                 for sentence in self.sentences(segment.text, announcement.language):
+                    if not sentence.speaks:
+                        layout.append("pause")
+                        continue
                     found = self.speaker.find(sentence, announcement.language, settings)
                     if found is None:
                         return None
@@ -174,13 +199,15 @@ class Renderer:
             if i:
                 parts.append(Pcm.silence(announcement.gap_s))
             parts.extend(body)
-        pcm, lufs = loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)
+        from broadcaster import loudness  # scipy: only when something is rendered
+
+        pcm, lufs, peak = loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)
         key = self._key(announcement)
         assert key is not None, "every sentence was just cached"
         wav, meta = self._paths(key)
         write_wav(wav, pcm)
         rendered = Rendered(announcement.id, wav, pcm.duration_s, lufs,
-                            loudness.true_peak_dbfs(pcm), tuple(dict.fromkeys(engines)))  # fmt: skip
+                            peak, tuple(dict.fromkeys(engines)))  # fmt: skip
         meta.write_text(json.dumps({"duration_s": rendered.duration_s,
                                     "loudness_lufs": rendered.loudness_lufs,
                                     "true_peak_dbfs": rendered.true_peak_dbfs,
@@ -194,6 +221,8 @@ class Renderer:
         """Speech for a one-off text, loudness-normalised (for ``broadcaster say``)."""
         pcm, _, _ = self.speech(text, language, text[:20])
         parts = [chime(), Pcm.silence(AFTER_CHIME_S), pcm] if with_chime else [pcm]
+        from broadcaster import loudness
+
         return loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)[0]
 
 

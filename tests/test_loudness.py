@@ -25,16 +25,17 @@ def speechlike(seconds: float, peak: float) -> Pcm:
 
 @pytest.mark.parametrize("peak", [0.05, 0.5, 1.0])
 def test_reaches_the_target_with_true_peak_below_the_ceiling(peak):
-    out, measured = loudness.normalize(speechlike(10, peak), -18.0, -1.5)
+    out, measured, true_peak = loudness.normalize(speechlike(10, peak), -18.0, -1.5)
     assert measured == pytest.approx(-18.0, abs=0.3)
     assert loudness.integrated_lufs(out) == pytest.approx(measured, abs=0.01)
+    assert true_peak == pytest.approx(loudness.true_peak_dbfs(out), abs=0.01)
     independent = 20 * math.log10(np.max(np.abs(resample_poly(out.samples.astype(np.float64), 4, 1))))
     assert independent <= -1.5 + 0.1
 
 
 def test_silence_is_left_alone():
     silent = Pcm.silence(2.0)
-    out, measured = loudness.normalize(silent, -18.0)
+    out, measured, _ = loudness.normalize(silent, -18.0)
     assert out is silent and measured == -math.inf
 
 
@@ -48,3 +49,15 @@ def test_inter_sample_peaks_are_found():
     samples = np.sin(2 * np.pi * t / 4 + np.pi / 4).astype(np.float32)
     assert 20 * math.log10(np.max(np.abs(samples))) == pytest.approx(-3.01, abs=0.01)
     assert loudness.true_peak_dbfs(Pcm(samples, RATE)) == pytest.approx(0.0, abs=0.3)
+
+
+@pytest.mark.parametrize("seconds", [0.5, 3.0, 20.0])
+def test_the_loudness_agrees_with_pyloudnorm(seconds):
+    """The station's own float32 meter against an independent BS.1770 implementation."""
+    import pyloudnorm
+
+    rng = np.random.default_rng(7)
+    noise = Pcm((0.1 * rng.standard_normal(round(seconds * RATE))).astype(np.float32), RATE)
+    for pcm in (speechlike(seconds, 0.5), noise):
+        reference = pyloudnorm.Meter(RATE).integrated_loudness(pcm.samples.astype(np.float64))
+        assert loudness.integrated_lufs(pcm) == pytest.approx(reference, abs=0.1)

@@ -80,6 +80,25 @@ def test_a_cached_announcement_calls_no_engine(station, engine, tmp_path):
     assert engine.calls == 3 and changed.path != first.path  # only the changed sentence
 
 
+def test_a_warm_render_needs_no_front_end(station, engine, tmp_path, monkeypatch):
+    """The readings are kept with the audio: a warm start loads neither pypinyin nor ToJyutping."""
+    from broadcaster.textnorm import reading
+
+    config = load_content(station / "config.yaml", Problems(), TODAY).config
+    items = [announcement("各位村民请注意，有发烧咳嗽及时就医。"),
+             announcement("各位街坊，睇醫生。", language=Language.CANTONESE)]  # fmt: skip
+    first = [make_renderer(config, engine, tmp_path).render(item) for item in items]
+
+    def unavailable(run, language):  # type: ignore[no-untyped-def]
+        raise AssertionError("a front end was asked for readings")
+
+    monkeypatch.setattr(reading, "_read_plain", unavailable)
+    again = [make_renderer(config, engine, tmp_path).render(item) for item in items]
+    assert [r.path for r in again] == [r.path for r in first]
+    with pytest.raises(AssertionError, match="front end"):
+        make_renderer(config, engine, tmp_path).render(announcement("新的一句话。"))
+
+
 def test_layout_chime_repeats_and_gap(station, engine, tmp_path):
     config = load_content(station / "config.yaml", Problems(), TODAY).config
     renderer = make_renderer(config, engine, tmp_path)

@@ -14,6 +14,7 @@ import pytest
 
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import EngineError
+from broadcaster.textnorm import read
 from broadcaster.tts import Speaker, verify_speech
 from broadcaster.tts.cache import AudioCache
 from broadcaster.tts.sherpa import SherpaOnnxEngine
@@ -126,7 +127,9 @@ def test_a_configured_model_is_tried_first(model_dir, tmp_path):
     settings = SpeechSettings(model_dir=model_dir)
     engines = {"sherpa-onnx": SherpaOnnxEngine()}
     speaker = Speaker(engines, AudioCache(tmp_path), platform="linux")
-    assert speaker.speak(TEXT, Language.MANDARIN, settings, "a").engine == "sherpa-onnx"
+    assert (
+        speaker.speak(read(TEXT, Language.MANDARIN), Language.MANDARIN, settings, "a").engine == "sherpa-onnx"
+    )
 
 
 def test_a_folder_without_a_model_is_a_clear_error(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import EngineError, SpeechError
 from broadcaster.pcm import Pcm
-from broadcaster.textnorm import normalize, split_sentences
+from broadcaster.textnorm import read, sentences
 from broadcaster.tts import Speaker, verify_speech
 from broadcaster.tts.base import Engine, VoiceInfo
 from broadcaster.tts.cache import AudioCache
@@ -43,8 +43,8 @@ def test_mandarin_voice_has_no_english_fallback_on_any_sample_sentence():
     engine = EspeakEngine()
     checked = 0
     for a in content.announcements.values():
-        for sentence in split_sentences(normalize(a.text, a.language, content.config.lexicon[a.language])):
-            phonemes = engine.phonemes(sentence, a.language, SETTINGS)
+        for sentence in sentences(a.text, a.language, content.config.lexicon[a.language]):
+            phonemes = engine.phonemes(sentence.romanized, a.language, SETTINGS)
             assert "(en)" not in phonemes, (a.id, sentence, phonemes)
             checked += 1
     assert checked > 30
@@ -137,7 +137,7 @@ def test_a_failure_is_retried_once_then_the_next_engine_is_tried(tmp_path):
     )
     second = Scripted("pyttsx3", [_speech(MANDARIN)])
     speaker = Speaker({"espeak-ng": first, "pyttsx3": second}, AudioCache(tmp_path), platform="linux")
-    spoken = speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "hygiene")
+    spoken = speaker.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "hygiene")
     assert (first.calls, second.calls, spoken.engine) == (2, 1, "pyttsx3")
 
 
@@ -146,7 +146,7 @@ def test_when_every_engine_fails_the_error_names_the_announcement_and_engines(tm
                "pyttsx3": Scripted("pyttsx3", [EngineError("pyttsx3", "hung")] * 2)}  # fmt: skip
     speaker = Speaker(engines, AudioCache(tmp_path), platform="linux")
     with pytest.raises(SpeechError) as caught:
-        speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "hygiene")
+        speaker.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "hygiene")
     assert caught.value.what == "hygiene"
     assert caught.value.tried == ["espeak-ng: crashed", "pyttsx3: hung"]
 
@@ -154,11 +154,11 @@ def test_when_every_engine_fails_the_error_names_the_announcement_and_engines(tm
 def test_a_cache_hit_calls_no_engine_and_a_change_does(tmp_path):
     engine = Scripted("espeak-ng", [_speech(MANDARIN), _speech("各位村民请注意。")])
     speaker = Speaker({"espeak-ng": engine}, AudioCache(tmp_path), platform="linux")
-    first = speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "a")
-    again = speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "a")
+    first = speaker.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "a")
+    again = speaker.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "a")
     assert engine.calls == 1 and again.key == first.key
     assert np.allclose(again.pcm.samples, first.pcm.samples, atol=1 / 32768)
-    speaker.speak(MANDARIN, Language.MANDARIN, SpeechSettings(speed=1.0), "a")
+    speaker.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SpeechSettings(speed=1.0), "a")
     assert engine.calls == 2
 
 
@@ -166,10 +166,10 @@ def test_a_damaged_cache_file_is_made_again(tmp_path):
     engine = Scripted("espeak-ng", [_speech(MANDARIN), _speech(MANDARIN)])
     cache = AudioCache(tmp_path)
     speaker = Speaker({"espeak-ng": engine}, cache, platform="linux")
-    key = speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "a").key
+    key = speaker.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "a").key
     path = cache.path(key)
     path.write_bytes(path.read_bytes()[: os.path.getsize(path) // 2])  # truncated
-    speaker.speak(MANDARIN, Language.MANDARIN, SETTINGS, "a")
+    speaker.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "a")
     assert engine.calls == 2
 
 

@@ -1,8 +1,10 @@
-"""Chinese text normalization: what a speaker would say for digits, dates, units.
+"""Chinese text as it is spoken: words for digits, dates and units, then readings.
 
 No TTS engine does this for Chinese (espeak-ng reads 2020年 as 二千二十年 and a
 mobile number as one huge cardinal), so it happens here, per language, before
-any engine sees the text. :func:`normalize` is the entry point.
+any engine sees the text. :func:`normalize` gives the words;
+:func:`sentences` splits them and gives every word its reading
+(:mod:`broadcaster.textnorm.reading`).
 """
 
 from __future__ import annotations
@@ -11,23 +13,23 @@ from collections.abc import Mapping
 
 from broadcaster.config import Language
 from broadcaster.textnorm import cantonese, mandarin
-from broadcaster.textnorm.rules import Style, apply_lexicon, normalize_with, split_sentences
+from broadcaster.textnorm.reading import Sentence, Word, read, reading_versions
+from broadcaster.textnorm.rules import Style, normalize_with, split_sentences
 
 STYLES: dict[Language, Style] = {
     Language.MANDARIN: mandarin.STYLE,
     Language.CANTONESE: cantonese.STYLE,
 }
 
-__all__ = ["normalize", "split_sentences", "STYLES"]
+__all__ = ["normalize", "sentences", "split_sentences", "read", "reading_versions", "Sentence", "Word",
+           "STYLES"]
 
 
-def normalize(text: str, language: Language, lexicon: Mapping[str, str] | None = None) -> str:
-    """The text as it should be spoken in ``language``.
+def normalize(text: str, language: Language) -> str:
+    """The text as it should be spoken in ``language``: digits, dates, units and symbols as words."""
+    return normalize_with(text, STYLES[language])
 
-    ``lexicon`` (the station's, from config.yaml) is applied first, so it can
-    override the built-in readings of names and polyphones.
-    """
-    style = STYLES[language]
-    text = apply_lexicon(text, lexicon or {})
-    text = apply_lexicon(text, style.lexicon)
-    return normalize_with(text, style)
+
+def sentences(text: str, language: Language, lexicon: Mapping[str, str] | None = None) -> list[Sentence]:
+    """The sentences to speak, each word with its reading; ``lexicon`` (the station's) comes first."""
+    return [read(sentence, language, lexicon) for sentence in split_sentences(normalize(text, language))]

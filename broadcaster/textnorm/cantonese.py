@@ -2,9 +2,19 @@
 
 from broadcaster.textnorm.rules import Style
 
-# espeak-ng's Cantonese voice reads 银行, 行长 and 重庆 correctly; only
-# Cantonese-specific corrections belong here.
-LEXICON: dict[str, str] = {}
+# Words ToJyutping reads wrongly (jyutping with tone numbers), in traditional and
+# simplified characters; the station's lexicon comes first.
+READINGS: dict[str, str] = {
+    "行長": "hong4 zoeng2", "行长": "hong4 zoeng2",
+    "組長": "zou2 zoeng2", "组长": "zou2 zoeng2",
+    "鎮長": "zan3 zoeng2", "镇长": "zan3 zoeng2",
+    "樓長": "lau4 zoeng2", "楼长": "lau4 zoeng2",
+    "門診": "mun4 can2", "门诊": "mun4 can2",
+}  # fmt: skip
+
+# Simplified characters that are also other traditional characters: ToJyutping reads
+# 医 as the traditional 医 (ai3); in a notice it is always 醫. Read as the traditional form.
+AS_TRADITIONAL = str.maketrans({"医": "醫"})
 
 STYLE = Style(
     digits="零一二三四五六七八九",
@@ -43,6 +53,8 @@ STYLE = Style(
         "￥": "元",
     },
     classifiers="個个人位名戶户家次日天年周週歲岁條条樽瓶件把張张台輛辆層层所座隻只頭头項项批句點点元蚊蚊萬万千百億亿公米克升分鐘钟秒",
+    dollar="蚊",
+    liang_hundreds=True,
     phone_words=(
         "電話",
         "电话",
@@ -60,5 +72,4 @@ STYLE = Style(
         "联系",
         "打",
     ),
-    lexicon=LEXICON,
 )

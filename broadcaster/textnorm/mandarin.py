@@ -1,23 +1,16 @@
-"""Mandarin readings: 两 before measure words, 幺 for 1 in phone numbers."""
+"""Mandarin readings: 两 before measure words, 幺 for 1 in phone numbers, word readings."""
 
 from broadcaster.textnorm.rules import Style
 
-# Polyphones that espeak-ng's Mandarin voice reads wrongly, respelt with
-# characters that carry the intended reading.
-LEXICON = {
-    "银行行长": "银航航掌",
-    "行长": "航掌",
-    "银行": "银航",
-    "重庆": "崇庆",
-    "重阳": "崇阳",
-    "长辈": "掌辈",
-    "村长": "村掌",
-    "镇长": "镇掌",
-    "校长": "校掌",
-    "家长": "家掌",
-    "组长": "组掌",
-    "队长": "队掌",
-}
+# Words whose reading pypinyin gets wrong in notices (pinyin with tone numbers);
+# the station's lexicon comes first.
+READINGS: dict[str, str] = {
+    "接种": "jie1 zhong4", "接種": "jie1 zhong4",
+    "还款": "huan2 kuan3", "還款": "huan2 kuan3",
+    "还贷": "huan2 dai4", "還貸": "huan2 dai4",
+    "大夫": "dai4 fu5",
+    "把手": "ba3 shou3",
+}  # fmt: skip
 
 STYLE = Style(
     digits="零一二三四五六七八九",
@@ -56,6 +49,6 @@ STYLE = Style(
         "￥": "元",
     },
     classifiers="个人位名户家次天年周岁条瓶件把张台辆层所座只头项批句点小元块万千百亿公米克升分钟秒",
+    dollar="美元",
     phone_words=("电话", "热线", "手机", "拨打", "号码", "致电", "联系", "打"),
-    lexicon=LEXICON,
 )

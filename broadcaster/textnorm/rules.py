@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ class Style:
     classifiers: str
     """Characters after which 2 is read 两/兩."""
     phone_words: tuple[str, ...]
-    lexicon: Mapping[str, str] = field(default_factory=dict)
+    dollar: str
+    """What ``$50`` is read as after the number (美元; 蚊 in Cantonese)."""
+    liang_hundreds: bool = False
+    """A leading 2 before 百/千 is always 两/兩 (Cantonese: 兩百, never 二百)."""
 
 
 HANZI = r"[\u3400-\u9fff\uf900-\ufaff]"
@@ -74,7 +77,7 @@ def _four(n: int, style: Style, liang: bool, leading: bool) -> str:
         if d == 1 and unit == "十" and not out and leading:
             out.append("十")  # 十五, not 一十五
             continue
-        if d == 2 and unit in ("千", "百") and not out and liang:
+        if d == 2 and unit in ("千", "百") and not out and (liang or style.liang_hundreds):
             word = style.liang
         elif d == 2 and unit == "" and not out and liang:
             word = style.liang
@@ -216,7 +219,12 @@ def _rules(style: Style) -> list[Rule]:
     phone_words = "|".join(map(re.escape, sorted(style.phone_words, key=len, reverse=True)))
     units = "|".join(map(re.escape, sorted((u for u in style.units if u.isascii()), key=len,
                                            reverse=True)))  # fmt: skip
+    classifiers = re.escape(style.classifiers)
+    hotlines = "|".join(sorted(HOTLINES, key=len, reverse=True))
+    code_words = "|".join(map(re.escape, sorted(CODE_WORDS, key=len, reverse=True)))
     return [
+        # 1,200 → 1200 (thousands separators are not pauses)
+        _sub(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,])", lambda m, s: m[1].replace(",", "")),
         # 2020-01-28, 2020/1/28, 2020年1月28日
         _sub(
             r"(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*(?:[-/.]|月)\s*(\d{1,2})\s*([日号號])?", _full_date
@@ -230,18 +238,53 @@ def _rules(style: Style) -> list[Rule]:
         _sub(
             rf"((?:{phone_words})[^\d\n。！？]{{0,6}}?)(\d{{3,}}(?:[-\s]\d+)*)", _phone_in_context
         ),  # fmt: skip
+        _sub(
+            rf"((?:{code_words}|{_TAIL})\s*[:：]?\s*)(\d+)", lambda m, s: m[1] + digits(m[2], s, phone=True)
+        ),
+        _sub(rf"(?<![\d.])({hotlines})(?![\d.%％])(?!\s*[{classifiers}])", _hotline),
+        _sub(r"(?<![\d.])(\d{3,5})(?=\s*(?:室|房))", lambda m, s: digits(m[1], s)),
+        _sub(r"\b[Nn][Oo]\.\s*(\d+)", lambda m, s: cardinal(int(m[1]), s) + "号"),
+        _sub(r"([A-Za-z]+)-?(\d+)(?![\d.])", _letters_and_number),
         _sub(r"(\d{1,2})\s*[:：]\s*(\d{2})(?:[:：](\d{2}))?(?!\d)", _time),
         _sub(rf"(-?{NUM})\s*(?:%|％)", lambda m, s: s.percent + signed(m[1], s)),
         _sub(rf"(-?{NUM})\s*(?:℃|°C|°c|度C)", _temperature),
         _sub(rf"({NUM})\s*[-~～—–至到]\s*({NUM})\s*({HANZI}|[a-zA-Z]*)", _range),
         _sub(rf"[¥￥]\s*({NUM})\s*元?", _money_prefix),
+        _sub(rf"(?:US)?\$\s*({NUM})", lambda m, s: signed(m[1], s, liang=True) + s.dollar),
         _sub(rf"({NUM})\s*({units})(?![a-zA-Z])", _unit),
         _sub(r"第\s*(\d+)", lambda m, s: "第" + cardinal(int(m[1]), s)),
         _sub(rf"([-+]?{NUM})(\s*{HANZI}?)", _number),
+        # 14:00-17:30 (read by now), 周一-周五: a dash between words is a range
+        _sub(rf"(?<={HANZI})\s*[-~～—–]+\s*(?={HANZI})", lambda m, s: s.range_word),
+        # symbols no one reads aloud: 元/斤 → 元每斤; » > | and other slashes are pauses
+        _sub(r"\s*/\s*(?=[斤公天次人个個小周月年])", lambda m, s: "每"),
+        _sub(r"\s*[/»>|<«]+\s*", lambda m, s: "，"),
         # ASCII punctuation between Chinese becomes the real thing, which engines pause on.
-        _sub(rf"({HANZI})\s*([,.!?;:()])\s*(?=({HANZI}|$))", lambda m, s: _punct_two(m)),
+        _sub(rf"({HANZI}|[”’」）])\s*([,.!?;:()])\s*(?=({HANZI}|[“‘「（]|$))", lambda m, s: _punct_two(m)),
         _sub(rf"(?<={HANZI})\s+(?={HANZI})", lambda m, s: "，"),
     ]
+
+
+# Numbers announcers read digit by digit: emergency and service hotlines (anywhere in a
+# sentence, unless a measure word follows: 110人 is a count), rooms, and codes.
+HOTLINES = ("110", "119", "120", "122", "114", "999", "12345", "12320", "12315", "12316", "12319",
+            "12328", "12333", "12348", "12355", "12358", "12365", "12366", "12369", "12377",
+            "12388", "12123", "12306", "12121", "12110", "95598")  # fmt: skip
+CODE_WORDS = ("尾号", "尾號", "尾數", "尾数", "编号", "編號", "工号", "工號", "车牌号", "車牌號",
+              "车牌", "車牌", "验证码", "驗證碼", "单号", "單號", "房号", "房號", "门牌号", "門牌號",
+              "账号", "賬號")  # fmt: skip
+_TAIL = r"[后後][三四五六]位(?:是|为|為|係)?"
+
+
+def _hotline(m: re.Match[str], s: Style) -> str:
+    return digits(m[1], s, phone=True)
+
+
+def _letters_and_number(m: re.Match[str], s: Style) -> str:
+    """N95 → N九五, G107 → G一零七, COVID-19 → COVID十九 (a hyphen after letters is no minus)."""
+    letters, number = m[1], m[2]
+    return letters + (cardinal(int(number), s) if len(number) <= 2 and m[0][len(letters)] == "-"
+                      else digits(number, s))  # fmt: skip
 
 
 def _punct_two(m: re.Match[str]) -> str:
@@ -261,14 +304,7 @@ def normalize_with(text: str, style: Style) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def apply_lexicon(text: str, lexicon: Mapping[str, str]) -> str:
-    """Replace words by their readings, longest words first."""
-    if not lexicon:
-        return text
-    pattern = re.compile("|".join(map(re.escape, sorted(lexicon, key=len, reverse=True))))
-    return pattern.sub(lambda m: lexicon[m[0]], text)
-
-
+_SPEAKS = re.compile(rf"{HANZI}|[A-Za-z0-9]")
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;…\n])")
 
 
@@ -282,6 +318,8 @@ def split_sentences(text: str, longest: int = 80) -> list[str]:
             cut = cut + 1 if cut > 0 else longest
             out.append(sentence[:cut])
             sentence = sentence[cut:].strip()
-        if sentence:
+        if sentence and not _SPEAKS.search(sentence) and out:
+            out[-1] += sentence  # punctuation only (……, a closing quote): it belongs to the sentence before
+        elif sentence:
             out.append(sentence)
     return out

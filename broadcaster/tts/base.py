@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import welch
 
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import EngineError
 from broadcaster.pcm import Pcm, rms_dbfs
+from broadcaster.textnorm import Sentence
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,12 @@ class Engine(ABC):
     @abstractmethod
     def synthesize(self, text: str, language: Language, settings: SpeechSettings,
                    timeout_s: float) -> Pcm:  # fmt: skip
-        """Speak ``text`` (already normalized) into audio, or raise :class:`EngineError`."""
+        """Speak ``text`` (as :meth:`prepare` made it) into audio, or raise :class:`EngineError`."""
+
+    def prepare(self, sentence: Sentence, language: Language, settings: SpeechSettings) -> str:
+        """What this engine is given for ``sentence``: its characters, for an engine with its own
+        Chinese front end (SAPI, NSSpeech, a neural model)."""
+        return sentence.text
 
     @abstractmethod
     def voices(self, speech: Mapping[Language, SpeechSettings]) -> list[VoiceInfo]:
@@ -101,6 +106,8 @@ def spectral_flatness(pcm: Pcm) -> float:
 
     Measured on the first few seconds: enough to tell speech from noise.
     """
+    from scipy.signal import welch  # only where speech is checked, not on a warm start
+
     samples = pcm.samples[: round(FLATNESS_SPAN_S * pcm.rate_hz)]
     _, power = welch(samples, fs=pcm.rate_hz, nperseg=min(1024, len(samples)))
     power = power[power > 0]

@@ -1,13 +1,19 @@
 """espeak-ng, called as a program: the default engine on Linux.
 
-Mandarin uses ``cmn-latn-pinyin``: on espeak-ng 1.51 the plain ``cmn`` voice
-falls back to English letter names for many characters. Text goes in on
-standard input, never on the command line, so it cannot become an option.
+It gets the readings (:meth:`EspeakEngine.prepare`): pinyin through
+``cmn-latn-pinyin`` and jyutping through ``yue-Latn-jyutping``, because it reads
+Hanzi one by one with a default reading (and on espeak-ng 1.51 the plain ``cmn``
+voice falls back to English letter names for many characters). Latin words (LED,
+APP, QR) go to the English voice, in SSML: the romanized voices would read them
+as pinyin. Text goes in on standard input, never on the command line, so it
+cannot become an option.
 """
 
 from __future__ import annotations
 
 import functools
+import html
+import re
 import shutil
 import subprocess
 import tempfile
@@ -17,15 +23,18 @@ from pathlib import Path
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import AudioError, EngineError
 from broadcaster.pcm import Pcm, read_wav
+from broadcaster.textnorm import Sentence, Word
 from broadcaster.tts.base import Engine, VoiceInfo
 
-VOICES = {Language.MANDARIN: "cmn-latn-pinyin", Language.CANTONESE: "yue"}
+VOICES = {Language.MANDARIN: "cmn-latn-pinyin", Language.CANTONESE: "yue-latn-jyutping"}
+ENGLISH = "en"
 NORMAL_WPM = 175
 PROBE = {Language.MANDARIN: "各位村民请注意戴口罩", Language.CANTONESE: "各位街坊唔好聚集"}
 
 
 class EspeakEngine(Engine):
     name = "espeak-ng"
+    romanized = True
 
     def __init__(self, program: str = "espeak-ng") -> None:
         self.program = shutil.which(program) or program
@@ -36,7 +45,12 @@ class EspeakEngine(Engine):
             out = self._run(["--voices"], "", 10).decode("utf-8", "replace")
         except EngineError:
             return set()
-        return {line.split()[1] for line in out.splitlines()[1:] if len(line.split()) > 1}
+        names = set()
+        for line in out.splitlines()[1:]:  # Pty Language Age/Gender VoiceName File Other
+            columns = line.split()
+            if len(columns) > 4:  # a voice by its language (yue) or its file (sit/yue-Latn-jyutping)
+                names |= {columns[1].lower(), columns[4].rsplit("/", 1)[-1].lower()}
+        return names
 
     @functools.cached_property
     def version(self) -> str:  # type: ignore[override]
@@ -49,7 +63,7 @@ class EspeakEngine(Engine):
         voice = settings.voice if settings.voice and settings.engine == self.name else VOICES[language]
         if not self.installed_voices:
             raise EngineError(self.name, "espeak-ng is not installed")
-        if voice not in self.installed_voices:
+        if voice.lower() not in self.installed_voices:
             raise EngineError(self.name, f"voice {voice} is not installed")
         return voice
 
@@ -68,6 +82,23 @@ class EspeakEngine(Engine):
             raise EngineError(self.name, f"exited with {proc.returncode}: {detail}")
         return proc.stdout
 
+    def prepare(self, sentence: Sentence, language: Language, settings: SpeechSettings) -> str:
+        """SSML: the readings in the language's voice, Latin words in the English one."""
+        voice = settings.voice if settings.voice and settings.engine == self.name else VOICES[language]
+        runs: list[tuple[str, str]] = []  # (voice, text), neighbours with the same voice joined
+        for word in sentence.words:
+            english = not word.reading and any(c.isascii() and c.isalpha() for c in word.text)
+            if english:
+                piece = (ENGLISH, _ABBREVIATION.sub(lambda m: " ".join(m[0]), word.text))
+            else:
+                piece = (voice, f" {_spoken(word)} " if word.reading else word.text)
+            if runs and runs[-1][0] == piece[0]:
+                runs[-1] = (piece[0], runs[-1][1] + piece[1])
+            else:
+                runs.append(piece)
+        body = "".join(f'<voice name="{v}">{html.escape(" ".join(t.split()))}</voice> ' for v, t in runs)
+        return f"<speak>{body.strip()}</speak>"
+
     def _options(self, voice: str, settings: SpeechSettings) -> list[str]:
         wpm = round(NORMAL_WPM * settings.speed)
         return ["-v", voice, "-s", str(wpm), "-p", str(settings.pitch), "-b", "1"]
@@ -77,7 +108,8 @@ class EspeakEngine(Engine):
         voice = self.voice_for(language, settings)
         with tempfile.TemporaryDirectory(prefix="broadcaster-espeak-") as tmp:
             out = Path(tmp) / "speech.wav"
-            self._run([*self._options(voice, settings), "-w", str(out), "--stdin"], text, timeout_s)
+            self._run([*self._options(voice, settings), *_markup(text), "-w", str(out), "--stdin"], text,
+                      timeout_s)  # fmt: skip
             try:
                 return read_wav(out)
             except AudioError as exc:
@@ -86,7 +118,8 @@ class EspeakEngine(Engine):
     def phonemes(self, text: str, language: Language, settings: SpeechSettings) -> str:
         """espeak-ng's phoneme transcription; ``(en)`` in it means an English fallback."""
         voice = self.voice_for(language, settings)
-        return self._run(["-q", "-x", *self._options(voice, settings), "--stdin"], text, 30).decode()
+        return self._run(["-q", "-x", *self._options(voice, settings), *_markup(text), "--stdin"], text,
+                         30).decode()  # fmt: skip
 
     def voices(self, speech: Mapping[Language, SpeechSettings]) -> list[VoiceInfo]:
         out = []
@@ -102,3 +135,23 @@ class EspeakEngine(Engine):
             reason = "falls back to English for Chinese characters" if english else ""
             out.append(VoiceInfo(self.name, voice, language, not english, reason))
         return out
+
+
+# An abbreviation is read letter by letter (L E D, A P P), as announcers do; other words as words.
+_ABBREVIATION = re.compile(r"\b[A-Z]{2,4}\b")
+# The jyutping voice drops the tone of a syllabic nasal (ng5 五, m4 唔); the character itself is
+# read with it, and the voice takes characters too.
+_SYLLABIC_NASAL = re.compile(r"(?:m|ng)[1-6]")
+
+
+def _spoken(word: Word) -> str:
+    syllables = word.reading.split()
+    if len(syllables) != len(word.text):
+        return word.reading
+    return " ".join(char if _SYLLABIC_NASAL.fullmatch(syllable) else syllable
+                    for char, syllable in zip(word.text, syllables, strict=True))  # fmt: skip
+
+
+def _markup(text: str) -> list[str]:
+    """SSML only for what :meth:`EspeakEngine.prepare` made (escaped); other text stays plain."""
+    return ["-m"] if text.startswith("<speak>") else []

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import EngineError, SpeechError
 from broadcaster.pcm import Pcm
+from broadcaster.textnorm import Sentence
 from broadcaster.tts.base import Engine, verify_speech
 from broadcaster.tts.cache import AudioCache, cache_key
 
@@ -59,7 +60,7 @@ class Speaker:
         return cache_key("speech", engine.name, engine.version, voice, language.value,
                          settings.speed, settings.pitch, str(settings.model_dir or ""), text)  # fmt: skip
 
-    def _pointer(self, text: str, language: Language, settings: SpeechSettings) -> str:
+    def _pointer(self, sentence: Sentence, language: Language, settings: SpeechSettings) -> str:
         """Where the key of the audio for ``text`` is noted, whichever engine made it.
 
         Looking up through this note costs one small file read: no engine is
@@ -67,23 +68,27 @@ class Speaker:
         """
         chain = [(engine.name, engine.version) for engine in self.chain(settings)]
         return cache_key("sentence", chain, language.value, settings.engine, settings.voice,
-                         settings.speed, settings.pitch, str(settings.model_dir or ""), text)  # fmt: skip
+                         settings.speed, settings.pitch, str(settings.model_dir or ""), sentence.text,
+                         sentence.romanized)  # fmt: skip
 
-    def find(self, text: str, language: Language, settings: SpeechSettings) -> str | None:
-        """The cache key under which ``text`` is already stored, without reading the audio."""
-        key = self.cache.note(self._pointer(text, language, settings))
+    def find(self, sentence: Sentence, language: Language, settings: SpeechSettings) -> str | None:
+        """The cache key under which ``sentence`` is already stored, without reading the audio."""
+        key = self.cache.note(self._pointer(sentence, language, settings))
         return key if key is not None and self.cache.has(key) else None
 
-    def cached(self, text: str, language: Language, settings: SpeechSettings) -> Spoken | None:
-        key = self.find(text, language, settings)
+    def cached(self, sentence: Sentence, language: Language, settings: SpeechSettings) -> Spoken | None:
+        key = self.find(sentence, language, settings)
         pcm = self.cache.get(key) if key else None
         if key is None or pcm is None:
             return None
         return Spoken(pcm, key, self.cache.note(key + ".engine") or "?")
 
-    def speak(self, text: str, language: Language, settings: SpeechSettings, what: str) -> Spoken:
-        """Verified audio of ``text`` (normalized, one sentence), or :class:`SpeechError`."""
-        found = self.cached(text, language, settings)
+    def speak(self, sentence: Sentence, language: Language, settings: SpeechSettings, what: str) -> Spoken:
+        """Verified audio of ``sentence``, or :class:`SpeechError`.
+
+        Each engine gets what :meth:`Engine.prepare` makes of it (espeak-ng: the readings).
+        """
+        found = self.cached(sentence, language, settings)
         if found is not None:
             return found
         tried: list[str] = []
@@ -93,18 +98,19 @@ class Speaker:
             except EngineError as exc:
                 tried.append(str(exc))
                 continue
+            text = engine.prepare(sentence, language, settings)
             key = self.key(engine, voice, text, language, settings)
             for attempt in (1, 2):
                 try:
                     pcm = engine.synthesize(text, language, settings, self.timeout_s)
-                    verify_speech(pcm, text, engine.name)
+                    verify_speech(pcm, sentence.text, engine.name)
                 except EngineError as exc:
                     logger.warning("%s, attempt %d of 2: %s", what, attempt, exc)
                     error = exc
                     continue
                 self.cache.put(key, pcm)
                 self.cache.write_note(key + ".engine", engine.name)
-                self.cache.write_note(self._pointer(text, language, settings), key)
+                self.cache.write_note(self._pointer(sentence, language, settings), key)
                 return Spoken(pcm, key, engine.name)
             tried.append(str(error))
         raise SpeechError(what, tried or ["no engine is configured"])

@@ -1,0 +1,75 @@
+"""Rendering the seed article (3,474 characters, the 2020 Foshan report), as a user runs it.
+
+Run:  .venv/bin/python bench/bench_render.py [--language mandarin|cantonese]
+
+1. Raw ``espeak-ng -w`` on the same text as the station gives it (the readings,
+   one sentence per line), in one process: the floor.
+2. Cold ``broadcaster render seed -o seed.wav`` (empty cache, whole process,
+   imports included): wall time, the ratio to the floor, and the peak memory of
+   the render process.
+3. Warm: the same command again, everything cached (median of 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from broadcaster.config import Language, SpeechSettings  # noqa: E402
+from broadcaster.textnorm import sentences  # noqa: E402
+from broadcaster.tts.espeak import NORMAL_WPM, VOICES  # noqa: E402
+
+ARTICLE = ROOT / "tests" / "corpus" / "seed" / "foshan-village-broadcast-article.txt"
+
+
+def station(folder: Path, language: str) -> Path:
+    shutil.copy(ROOT / "config.yaml", folder / "config.yaml")
+    (folder / "announcements").mkdir()
+    lines = ARTICLE.read_text("utf-8").splitlines()
+    body = "".join(f"  {line}\n" if line.strip() else "\n" for line in lines)
+    (folder / "announcements" / "seed.yaml").write_text(f"language: {language}\nchime: no\ntext: |\n{body}",
+                                                        encoding="utf-8")  # fmt: skip
+    return folder
+
+
+def timed(command: list[str], cwd: Path, stdin: bytes | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, input=stdin, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--language", default="mandarin", choices=["mandarin", "cantonese"])
+    args = parser.parse_args()
+    language = Language(args.language)
+    text = ARTICLE.read_text("utf-8")
+    romanized = "\n".join(s.romanized for s in sentences(text, language))
+    speed = round(NORMAL_WPM * SpeechSettings().speed)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = station(Path(tmp), args.language)
+        raw = timed(["espeak-ng", "-v", VOICES[language], "-s", str(speed), "-b", "1", "-w",
+                     str(folder / "raw.wav"), "--stdin"], folder, romanized.encode())  # fmt: skip
+        render = [sys.executable, "-m", "broadcaster", "render", "seed", "-o", str(folder / "seed.wav")]
+        cold = timed(render, folder)
+        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        warm = statistics.median(timed(render, folder) for _ in range(5))
+    print(f"seed article, {args.language}: {len(text)} characters")
+    print(f"raw espeak-ng -w, one process: {raw:.2f} s")
+    print(f"cold render (whole process): {cold:.2f} s = {cold / raw:.1f}x raw")
+    print(f"peak memory of the render process: {peak_mib:.0f} MiB")
+    print(f"warm render (whole process, median of 5): {warm * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
