@@ -61,7 +61,8 @@ def integrated_lufs(pcm: Pcm) -> float:
 def true_peak_dbfs(pcm: Pcm) -> float:
     if len(pcm.samples) == 0:
         return -math.inf
-    peak = float(np.max(_peaks(pcm.samples)))
+    _, peaks = _candidates(pcm.samples)
+    peak = max(_largest(pcm.samples), float(peaks.max(initial=0.0)))
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
@@ -74,48 +75,69 @@ for _p in range(OVERSAMPLE):
         _k = _p - OVERSAMPLE * _m + (len(_INTERPOLATOR) - 1) // 2
         if 0 <= _k < len(_INTERPOLATOR):
             _PHASES[_p, _m + _HALF] = _INTERPOLATOR[_k]
+_PHASES_F32 = _PHASES.T.astype(np.float32)
+_OFFSETS = np.arange(-_HALF, _HALF + 1)
 CANDIDATE_MARGIN_DB = 6.0
-
-
-def _peaks(samples: np.ndarray, floor: float = 0.0) -> np.ndarray:
-    """Per sample, the largest absolute value of the 4x oversampled signal up to the next sample.
-
-    Interpolation is only done near samples within 6 dB of the loudest one (or
-    above ``floor``'s margin): elsewhere an inter-sample peak cannot come close.
-    Done in batches, in float32: a long announcement has millions of candidates.
-    """
-    peaks = np.abs(samples).astype(np.float32)
-    level = max(float(peaks.max(initial=0.0)), floor) * 10 ** (-CANDIDATE_MARGIN_DB / 20)
-    loud = peaks >= level
-    loud[:-1] |= loud[1:]  # the stretch up to a loud sample too
-    near = np.flatnonzero(loud)
-    if len(near) == 0:
-        return peaks
-    padded = np.pad(samples.astype(np.float32, copy=False), _HALF)
-    phases = _PHASES.T.astype(np.float32)
-    offsets = np.arange(2 * _HALF + 1)
-    for first in range(0, len(near), _BATCH):
-        batch = near[first : first + _BATCH]
-        between = np.abs(padded[batch[:, None] + offsets] @ phases).max(axis=1)
-        peaks[batch] = np.maximum(peaks[batch], between)
-    return peaks
-
-
 _BATCH = 1 << 18
 
 
+def _largest(samples: np.ndarray) -> float:
+    return max(float(samples.max(initial=0.0)), -float(samples.min(initial=0.0)))
+
+
+def _candidates(samples: np.ndarray, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Samples near a loud one, and for each the largest absolute value of the 4x oversampled
+    signal from it up to the next sample.
+
+    Only samples within 6 dB of the loudest one (or of ``floor``) and the ones just before
+    them are looked at: elsewhere an inter-sample peak cannot come close. A batch at a time,
+    in float32: a long announcement is never copied whole.
+    """
+    n = len(samples)
+    level = max(_largest(samples), floor) * 10 ** (-CANDIDATE_MARGIN_DB / 20)
+    found: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    for first in range(0, n, _BATCH):
+        magnitude = np.abs(samples[first : first + _BATCH + 1])  # one more: the next batch's first
+        loud = magnitude >= level
+        loud[:-1] |= loud[1:]  # the stretch up to a loud sample too
+        near = np.flatnonzero(loud[: _BATCH])
+        if len(near) == 0:
+            continue
+        at = near + first
+        positions = at[:, None] + _OFFSETS
+        inside = (positions >= 0) & (positions < n)
+        windows = np.where(inside, samples[positions.clip(0, n - 1)], np.float32(0))
+        between = np.abs(windows.astype(np.float32, copy=False) @ _PHASES_F32).max(axis=1)
+        found.append(at)
+        values.append(np.maximum(magnitude[near], between))
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return np.concatenate(found), np.concatenate(values)
+
+
 def limit(pcm: Pcm, ceiling_dbfs: float) -> tuple[Pcm, bool]:
-    """Reduce gain smoothly around peaks above ``ceiling_dbfs`` (true peak); and whether it did."""
-    ceiling = np.float32(10 ** (ceiling_dbfs / 20))
-    peaks = np.maximum(_peaks(pcm.samples, float(ceiling)), np.float32(1e-12))
-    needed = np.minimum(np.float32(1.0), ceiling / peaks)
-    if needed.min() >= 1.0:
+    """Reduce gain smoothly around peaks above ``ceiling_dbfs`` (true peak); and whether it did.
+
+    The gain is worked out only around the peaks that need it, stretch by stretch.
+    """
+    ceiling = 10 ** (ceiling_dbfs / 20)
+    at, peaks = _candidates(pcm.samples, ceiling)
+    over = peaks > ceiling
+    if not over.any():
         return pcm, False
+    at, needed = at[over], (ceiling / peaks[over]).astype(np.float32)
     window = 2 * round(LIMITER_WINDOW_S * pcm.rate_hz) + 1
-    # The minimum over a window, then its average over the same window, is never
-    # above what any sample in the window needs: smooth and still safe.
-    gain = uniform_filter1d(minimum_filter1d(needed, window), window)
-    return Pcm((pcm.samples * gain).astype(np.float32, copy=False), pcm.rate_hz), True
+    out = pcm.samples.astype(np.float32, copy=True)
+    breaks = np.flatnonzero(np.diff(at) > 2 * window) + 1
+    for stretch, need in zip(np.split(at, breaks), np.split(needed, breaks), strict=True):
+        start, end = max(int(stretch[0]) - 2 * window, 0), min(int(stretch[-1]) + 2 * window + 1, len(out))
+        local = np.ones(end - start, np.float32)
+        local[stretch - start] = need
+        # The minimum over a window, then its average over the same window, is never
+        # above what any sample in the window needs: smooth and still safe.
+        out[start:end] *= uniform_filter1d(minimum_filter1d(local, window), window)
+    return Pcm(out, pcm.rate_hz), True
 
 
 def normalize(pcm: Pcm, target_lufs: float, ceiling_dbfs: float = -1.5) -> tuple[Pcm, float, float]:

@@ -48,7 +48,7 @@ class Pcm:
         return Pcm(out.astype(np.float32), rate_hz)
 
     def gained(self, gain: float) -> Pcm:
-        return Pcm((self.samples * gain).astype(np.float32), self.rate_hz)
+        return Pcm(np.multiply(self.samples, np.float32(gain), dtype=np.float32), self.rate_hz)
 
 
 def concat(parts: list[Pcm]) -> Pcm:
@@ -56,7 +56,7 @@ def concat(parts: list[Pcm]) -> Pcm:
     rate = parts[0].rate_hz
     if any(p.rate_hz != rate for p in parts):
         raise ValueError("clips have different rates")
-    return Pcm(np.concatenate([p.samples for p in parts]).astype(np.float32), rate)
+    return Pcm(np.concatenate([p.samples for p in parts], dtype=np.float32), rate)
 
 
 def decode_wav(data: bytes, strict: bool = False) -> Pcm:
@@ -101,25 +101,33 @@ def read_wav(path: Path, strict: bool = False) -> Pcm:
         raise AudioError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def encode_wav(pcm: Pcm, channels: int = 1) -> bytes:
-    """16-bit PCM WAV; with ``channels`` > 1 the mono signal is copied to each."""
-    ints = np.clip(np.round(pcm.samples * 32767), -32768, 32767).astype("<i2")
-    if channels > 1:
-        ints = np.repeat(ints[:, None], channels, axis=1)
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
+_CHUNK = 1 << 20  # samples converted at a time: a long announcement is never copied whole
+
+
+def _write_frames(target, pcm: Pcm, channels: int) -> None:  # type: ignore[no-untyped-def]
+    with wave.open(target, "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(pcm.rate_hz)
-        w.writeframes(ints.tobytes())
+        for first in range(0, len(pcm.samples), _CHUNK):
+            ints = np.clip(np.round(pcm.samples[first : first + _CHUNK] * 32767), -32768, 32767).astype("<i2")
+            if channels > 1:
+                ints = np.repeat(ints[:, None], channels, axis=1)
+            w.writeframes(ints.tobytes())
+
+
+def encode_wav(pcm: Pcm, channels: int = 1) -> bytes:
+    """16-bit PCM WAV; with ``channels`` > 1 the mono signal is copied to each."""
+    buffer = io.BytesIO()
+    _write_frames(buffer, pcm, channels)
     return buffer.getvalue()
 
 
 def write_wav(path: Path, pcm: Pcm) -> None:
-    """Write atomically: a reader never sees half a file."""
+    """Write atomically (a reader never sees half a file), a chunk at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(encode_wav(pcm))
+    _write_frames(str(tmp), pcm, 1)
     tmp.replace(path)
 
 

@@ -132,6 +132,7 @@ class Renderer:
             parts.append(one.pcm.resampled(OUTPUT_RATE_HZ))
             keys.append(one.key)
             engines.append(one.engine)
+            spoken[i] = None  # the engine's audio is not needed twice
         return (concat(parts) if parts else Pcm.silence(0)), keys, engines
 
     def _key(self, announcement: Announcement) -> str | None:
@@ -201,7 +202,10 @@ class Renderer:
             parts.extend(body)
         from broadcaster import loudness  # scipy: only when something is rendered
 
-        pcm, lufs, peak = loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)
+        whole = concat(parts)
+        del parts, body  # a long announcement is held once, not three times
+        pcm, lufs, peak = loudness.normalize(whole, self.config.loudness_lufs, PEAK_CEILING_DBFS)
+        del whole
         key = self._key(announcement)
         assert key is not None, "every sentence was just cached"
         wav, meta = self._paths(key)

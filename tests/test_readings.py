@@ -135,3 +135,13 @@ def test_the_examples_in_docs_readings_are_what_the_station_says():
             own = re.fullmatch(r"\((.+?)\) (.+)", cantonese)
             text, said = (own[1], own[2]) if own else (written, cantonese)
             assert normalize(text, Language.CANTONESE) == said, text
+
+
+def test_markup_in_the_text_stays_text_for_espeak(tmp_path):
+    from broadcaster.config import SpeechSettings
+    from broadcaster.textnorm import Sentence, Word
+    from broadcaster.tts.espeak import EspeakEngine
+
+    hostile = Sentence((Word("请注意", "qing3 zhu4 yi4"), Word('</voice><audio src="x.wav"/>&')))
+    prepared = EspeakEngine().prepare(hostile, Language.MANDARIN, SpeechSettings())
+    assert "<audio" not in prepared and "&lt;audio" in prepared and "&amp;" in prepared
