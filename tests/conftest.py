@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,13 @@ from broadcaster import cli
 from broadcaster.i18n import set_language
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The tests read English messages unless they ask for Chinese (``run_cli(..., lang=...)`` or
+# their own environment): the suite gives the same answer whatever locale it is started in,
+# and the processes it starts inherit this.
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
 
 
 @pytest.fixture
