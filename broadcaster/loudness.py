@@ -37,17 +37,28 @@ def _k_weighting(rate_hz: int) -> np.ndarray:
 
 
 def integrated_lufs(pcm: Pcm) -> float:
-    """Integrated loudness (BS.1770-4, gated), of a mono signal, in float32 and 100 ms steps."""
+    """Integrated loudness (BS.1770-4, gated) of a mono signal, in float32 and 100 ms steps.
+
+    Filtered a stretch at a time (the filter's state carried over), never the whole
+    signal at once. A tiny offset (-120 dBFS, removed by the filter's high pass) keeps
+    the filter's state out of denormal numbers in silence, which are ~7x slower.
+    """
     step = pcm.rate_hz // 10
-    samples = pcm.samples.astype(np.float32, copy=False)
+    samples = pcm.samples
     if len(samples) < 4 * step:  # silence is gated out, so padding does not change the result
         samples = np.concatenate([samples, np.zeros(4 * step - len(samples), np.float32)])
-    weighted = sosfilt(_k_weighting(pcm.rate_hz).astype(np.float32), samples)
-    weighted *= weighted
-    steps = len(weighted) // step
-    energy = weighted[: steps * step].reshape(steps, step).sum(axis=1, dtype=np.float64)
+    sos = _k_weighting(pcm.rate_hz).astype(np.float32)
+    state = np.zeros((len(sos), 2), np.float32)
+    stretch = 200 * step
+    energy = []
+    for first in range(0, len(samples) // step * step, stretch):
+        chunk = samples[first : min(first + stretch, len(samples) // step * step)] + np.float32(1e-6)
+        weighted, state = sosfilt(sos, chunk, zi=state)
+        weighted *= weighted
+        energy.append(weighted.reshape(-1, step).sum(axis=1, dtype=np.float64))
+    steps = np.concatenate(energy)
     # 400 ms blocks, overlapping by 75 %: four steps each.
-    power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * step)
+    power = (steps[:-3] + steps[1:-2] + steps[2:-1] + steps[3:]) / (4 * step)
     with np.errstate(divide="ignore"):
         blocks = -0.691 + 10 * np.log10(power)
     loud = power[blocks > -70.0]
