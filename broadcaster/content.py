@@ -297,7 +297,26 @@ def load_announcement(path: Path, root: Path, problems: Problems) -> Announcemen
         priority=f.scalar("priority", parse_choice(PRIORITY_NAMES), Priority.NORMAL),
         notes=f.text("notes"),
     )
+    _check_length(announcement, f)
     return announcement
+
+
+MAX_SPOKEN_CHARS = 10_000
+"""Characters an announcement may speak, repeats included: about 50 minutes of speech (a
+village notice is a few hundred). Longer texts would need gigabytes to render."""
+SECONDS_PER_CHAR = 0.3  # espeak-ng at the default 90 % speed, measured on the seed article
+
+
+def _check_length(announcement: Announcement, f: Fields) -> None:
+    spoken = sum(1 for c in announcement.text if c.isalnum()) * announcement.repeat
+    if spoken <= MAX_SPOKEN_CHARS:
+        return
+    node = f.values.get("text") or f.values.get("segments") or f.node
+    f.error(node, Msg.of("the text is too long to broadcast: {count} characters to speak (repeats included); "
+                         "an announcement may speak at most {limit} (about {minutes} minutes)",
+                         count=spoken, limit=MAX_SPOKEN_CHARS,
+                         minutes=round(MAX_SPOKEN_CHARS * SECONDS_PER_CHAR / 60)),
+            Msg.of("split it into several announcements"))  # fmt: skip
 
 
 def _names(f: Fields, key: str, kind: str, refs: list[Ref], required: bool = False):

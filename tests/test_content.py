@@ -52,3 +52,22 @@ def test_expired_announcement_is_a_warning_only(station):
     load_content(station / "config.yaml", problems, TODAY)
     assert not problems.has_errors
     assert {p.path.name for p in problems} == {"hotline.yaml", "daily.yaml", "van-loop.yaml"}
+
+
+def test_a_text_too_long_to_render_is_an_error_at_its_line_with_the_limit(station, run_cli):
+    """A 200 kB notice once took the station off the air (MemoryError while rendering)."""
+    notice = "各位村民请注意，出入戴口罩。" * 900  # 10,800 characters to speak
+    folder = station / "announcements"
+    (folder / "huge.yaml").write_text(f"language: mandarin\ntext: {notice}\n", encoding="utf-8")
+    (folder / "twice.yaml").write_text(
+        f"language: mandarin\nrepeat: 2\ntext: {notice[:6000]}\n", encoding="utf-8")
+    result = run_cli("check", cwd=station)
+    assert result.code == 1 and "Traceback" not in result.text
+    too_long = "error: the text is too long to broadcast"
+    assert f"announcements/huge.yaml:2:7: {too_long}: 10800 characters" in result.out
+    assert "at most 10000 (about 50 minutes)" in result.out
+    assert f"announcements/twice.yaml:3:7: {too_long}: 10286 characters" in result.out
+    rendered = run_cli("render", "huge", cwd=station)
+    assert rendered.code == 1 and "too long to broadcast" in rendered.err
+    chinese = run_cli("check", cwd=station, lang="zh_CN.UTF-8")
+    assert "播报内容太长" in chinese.out
