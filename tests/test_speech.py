@@ -112,12 +112,19 @@ class Scripted(Engine):
         self.name = name
         self.script = script
         self.calls = 0
+        self.timeouts: list[float] = []
+        self.answer = "1.51"
+
+    @property
+    def version(self) -> str:
+        return self.answer
 
     def voice_for(self, language, settings):  # type: ignore[no-untyped-def]
         return "v"
 
     def synthesize(self, text, language, settings, timeout_s):  # type: ignore[no-untyped-def]
         self.calls += 1
+        self.timeouts.append(timeout_s)
         result = self.script.pop(0)
         if isinstance(result, Exception):
             raise result
@@ -183,3 +190,35 @@ def test_engine_order_follows_the_platform_and_the_config(tmp_path):
     assert names(Speaker(engines, cache, "linux"), neural) == ["sherpa-onnx", "espeak-ng", "pyttsx3"]
     chosen = SpeechSettings(engine="pyttsx3")
     assert names(Speaker(engines, cache, "linux"), chosen) == ["pyttsx3", "espeak-ng"]
+
+
+def test_audio_on_disk_is_used_whatever_the_engine_answers_about_its_version(tmp_path):
+    """A hung ``--version`` once turned into "unknown", changed every key and lost the cache."""
+    engine = Scripted("espeak-ng", [_speech(MANDARIN)])
+    first = Speaker({"espeak-ng": engine}, AudioCache(tmp_path), platform="linux")
+    key = first.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "a").key
+    engine.answer = "unknown"
+    again = Speaker({"espeak-ng": engine}, AudioCache(tmp_path), platform="linux")
+    assert again.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "a").key == key
+    assert engine.calls == 1
+
+
+def test_the_timeout_fits_the_sentence(tmp_path):
+    engine = Scripted("espeak-ng", [_speech(MANDARIN), _speech("各位村民请注意。")])
+    speaker = Speaker({"espeak-ng": engine}, AudioCache(tmp_path), platform="linux")
+    speaker.speak(read(MANDARIN, Language.MANDARIN), Language.MANDARIN, SETTINGS, "a")
+    speaker.speak(read("各位村民请注意。", Language.MANDARIN), Language.MANDARIN, SETTINGS, "a")
+    assert engine.timeouts == [pytest.approx(10 + 0.2 * len(MANDARIN)), pytest.approx(10 + 0.2 * 8)]
+
+
+def test_an_engine_that_does_not_answer_is_not_called_missing(tmp_path, monkeypatch):
+    from broadcaster.tts import espeak
+
+    monkeypatch.setattr(espeak, "PROBE_TIMEOUT_S", 0.5)
+    script = tmp_path / "stuck-espeak"
+    script.write_text("#!/bin/sh\nsleep 30\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(EngineError, match="does not answer: espeak-ng --voices did not finish"):
+        EspeakEngine(str(script)).voice_for(Language.MANDARIN, SETTINGS)
+    with pytest.raises(EngineError, match="espeak-ng is not installed"):
+        EspeakEngine(str(tmp_path / "nowhere")).voice_for(Language.MANDARIN, SETTINGS)

@@ -28,6 +28,7 @@ from broadcaster.tts.base import Engine, VoiceInfo
 
 VOICES = {Language.MANDARIN: "cmn-latn-pinyin", Language.CANTONESE: "yue-latn-jyutping"}
 ENGLISH = "en"
+PROBE_TIMEOUT_S = 5.0
 NORMAL_WPM = 175
 PROBE = {Language.MANDARIN: "各位村民请注意戴口罩", Language.CANTONESE: "各位街坊唔好聚集"}
 
@@ -38,12 +39,14 @@ class EspeakEngine(Engine):
 
     def __init__(self, program: str = "espeak-ng") -> None:
         self.program = shutil.which(program) or program
+        self._probe_failure = ""
 
     @functools.cached_property
     def installed_voices(self) -> set[str]:
         try:
-            out = self._run(["--voices"], "", 10).decode("utf-8", "replace")
-        except EngineError:
+            out = self._run(["--voices"], "", PROBE_TIMEOUT_S).decode("utf-8", "replace")
+        except EngineError as exc:
+            self._probe_failure = exc.reason
             return set()
         names = set()
         for line in out.splitlines()[1:]:  # Pty Language Age/Gender VoiceName File Other
@@ -55,13 +58,15 @@ class EspeakEngine(Engine):
     @functools.cached_property
     def version(self) -> str:  # type: ignore[override]
         try:
-            return self._run(["--version"], "", 10).decode().split(":")[0].strip()
+            return self._run(["--version"], "", PROBE_TIMEOUT_S).decode().split(":")[0].strip()
         except EngineError:
             return "unknown"
 
     def voice_for(self, language: Language, settings: SpeechSettings) -> str:
         voice = settings.voice if settings.voice and settings.engine == self.name else VOICES[language]
         if not self.installed_voices:
+            if self._probe_failure and "not installed" not in self._probe_failure:
+                raise EngineError(self.name, f"does not answer: espeak-ng --voices {self._probe_failure}")
             raise EngineError(self.name, "espeak-ng is not installed")
         if voice.lower() not in self.installed_voices:
             raise EngineError(self.name, f"voice {voice} is not installed")

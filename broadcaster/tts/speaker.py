@@ -26,6 +26,10 @@ DEFAULT_ORDER = {
     "darwin": ("pyttsx3", "espeak-ng"),
 }
 TIMEOUT_S = 60.0
+BASE_TIMEOUT_S = 10.0
+TIMEOUT_PER_CHAR_S = 0.2
+"""An engine gets 10 s plus 0.2 s per character (espeak-ng needs ~0.01 s), at most ``TIMEOUT_S``:
+a hanging engine costs seconds per sentence, not a minute."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,9 +68,11 @@ class Speaker:
         """Where the key of the audio for ``text`` is noted, whichever engine made it.
 
         Looking up through this note costs one small file read: no engine is
-        asked for its voices (pyttsx3 would need a process for that).
+        asked for its voices (pyttsx3 would need a process for that), nor for
+        its version: an engine that hangs or was updated does not lose the
+        station audio that is on disk and valid.
         """
-        chain = [(engine.name, engine.version) for engine in self.chain(settings)]
+        chain = [engine.name for engine in self.chain(settings)]
         return cache_key("sentence", chain, language.value, settings.engine, settings.voice,
                          settings.speed, settings.pitch, str(settings.model_dir or ""), sentence.text,
                          sentence.romanized)  # fmt: skip
@@ -100,9 +106,10 @@ class Speaker:
                 continue
             text = engine.prepare(sentence, language, settings)
             key = self.key(engine, voice, text, language, settings)
+            timeout_s = min(self.timeout_s, BASE_TIMEOUT_S + TIMEOUT_PER_CHAR_S * len(sentence.text))
             for attempt in (1, 2):
                 try:
-                    pcm = engine.synthesize(text, language, settings, self.timeout_s)
+                    pcm = engine.synthesize(text, language, settings, timeout_s)
                     verify_speech(pcm, sentence.text, engine.name)
                 except EngineError as exc:
                     logger.warning("%s, attempt %d of 2: %s", what, attempt, exc)
