@@ -22,6 +22,7 @@ import socket
 import sqlite3
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -30,6 +31,9 @@ from zoneinfo import ZoneInfo
 from broadcaster.errors import BroadcasterError
 
 logger = logging.getLogger(__name__)
+
+RUN = uuid.uuid4().hex
+"""This start of the program: rows it writes carry it."""
 
 TRIGGERS = ("manual", "van", "schedule", "emergency")
 OUTCOMES = ("playing", "completed", "dropout", "interrupted", "failed", "missed")
@@ -123,6 +127,11 @@ MIGRATIONS = [
         WHERE dropouts > 0;
     """
     + _COUNTING_TRIGGERS,
+    # 4: the start of the program that wrote a row, so that a process with a reused pid
+    # (PID 1 in a container, every time) still reconciles the rows of its predecessor
+    """
+    ALTER TABLE plays ADD COLUMN run TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 
@@ -149,6 +158,8 @@ class Play:
     """Audible gaps during the play."""
     dropout_ms: int
     """Their total length."""
+    run: str = ""
+    """Which start of the program wrote the row (pids are reused)."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -265,7 +276,7 @@ class PlayLog:
             "started_at": iso(started_at) if started_at else None, "ended_at": None,
             "outcome": "playing", "reason": "", "host": self.host, "pid": os.getpid(),
             "day": requested_at.astimezone(self.tz).date().isoformat(),
-            "dropouts": 0, "dropout_ms": 0,
+            "dropouts": 0, "dropout_ms": 0, "run": RUN,
         }  # fmt: skip
         with self._lock:
             if self._flush():
@@ -317,12 +328,16 @@ class PlayLog:
         """Mark plays left ``playing`` by a process that is gone as interrupted; how many."""
         try:
             rows = self._db.execute(
-                "SELECT id, pid FROM plays WHERE outcome = 'playing' AND host = ?", (self.host,)
+                "SELECT id, pid, run FROM plays WHERE outcome = 'playing' AND host = ?", (self.host,)
             ).fetchall()
         except sqlite3.Error as exc:
             self._failed(exc)
             return 0
-        stale = [play_id for play_id, pid in rows if pid != os.getpid() and not _alive(pid)]
+        # Not this start's own, and its process is gone; a row with our pid but written by
+        # another start is a predecessor's whose pid we were given again.
+        ours = os.getpid()
+        stale = [play_id for play_id, pid, run in rows
+                 if (run, pid) != (RUN, ours) and (pid == ours or not _alive(pid))]  # fmt: skip
         for play_id in stale:
             self.finish(play_id, "interrupted", now, "the program stopped during the play")
         if stale:

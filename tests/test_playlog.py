@@ -135,7 +135,7 @@ def test_a_version_2_database_gets_dropouts_and_keeps_its_rows_and_counts(tmp_pa
             " '2026-11-28')"
         )
     log = PlayLog(path)
-    assert log.schema_version == 3
+    assert log.schema_version == len(MIGRATIONS)
     (kept,) = log.plays()
     assert (kept.id, kept.announcement_id, kept.outcome, kept.dropouts, kept.dropout_ms) == (
         7, "hygiene", "completed", 0, 0)  # fmt: skip
@@ -234,3 +234,13 @@ def test_log_shows_dropouts(station, run_cli):
     report = json.loads(run_cli("report", "--day", "2026-11-28", "--format", "json", cwd=station).out)
     assert {(r["announcement"], r["dropout"], r["dropout_ms"]) for r in report} == {
         ("hygiene-cantonese", 1, 340), ("hotline", 0, 0)}  # fmt: skip
+
+
+def test_rows_of_an_earlier_start_with_the_same_pid_are_reconciled(log):
+    """PID 1 in a container is the same pid at every start: rows are told apart by the start."""
+    earlier = log.start("hygiene", "h", "square", "schedule", at(29, 9))
+    log._db.execute("UPDATE plays SET run = 'an-earlier-start' WHERE id = ?", (earlier,))  # same pid as ours
+    mine = log.start("hotline", "h", "square", "schedule", at(29, 9))
+    assert log.reconcile(at(29, 10)) == 1
+    outcomes = {p.id: p.outcome for p in log.plays()}
+    assert outcomes == {earlier: "interrupted", mine: "playing"}
