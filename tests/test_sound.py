@@ -290,19 +290,27 @@ def test_devices_lists_cards_and_the_zones_on_them(audio_lab, station):
     assert "error: zone 'village': sound card 'USB' not found; available: " in missing.stderr
 
 
+def _asleep(zones, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Outputs opened with a 0.5 s idle sleep, once their card sleeps; and a play log."""
+    from broadcaster import audio
+
+    monkeypatch.setattr(audio, "IDLE_SLEEP_S", 0.5)
+    outputs = Outputs(zones).open()
+    card = outputs["a"].card
+    deadline = time.monotonic() + 5
+    while not card.asleep and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+    return outputs, PlayLog(tmp_path / "log.sqlite")
+
+
 def test_an_idle_card_sleeps_and_wakes_for_the_next_item_without_losing_its_start(lab_here, tmp_path,
                                                                                   monkeypatch):  # fmt: skip
     from broadcaster import audio
 
-    monkeypatch.setattr(audio, "IDLE_SLEEP_S", 0.5)
     zones = {"a": Zone("a", "zone_a")}
-    outputs = Outputs(zones).open()
-    log = PlayLog(tmp_path / "log.sqlite")
+    outputs, log = _asleep(zones, tmp_path, monkeypatch)
     try:
         card = outputs["a"].card
-        deadline = time.monotonic() + 5
-        while not card.asleep and time.monotonic() < deadline:  # type: ignore[attr-defined]
-            time.sleep(0.05)
         assert card.asleep and card.alive  # type: ignore[attr-defined]
         time.sleep(0.3)  # the stream drains its last buffers
         quiet_since = card.last_callback
@@ -324,19 +332,13 @@ def test_an_idle_card_sleeps_and_wakes_for_the_next_item_without_losing_its_star
 
 
 def test_a_slot_due_while_the_card_sleeps_still_starts_on_time(lab_here, tmp_path, monkeypatch):
-    from broadcaster import audio
     from broadcaster.playlog import parse_iso
     from broadcaster.station import Priority, Request, Station
 
-    monkeypatch.setattr(audio, "IDLE_SLEEP_S", 0.5)
     zones = {"a": Zone("a", "zone_a")}
-    outputs = Outputs(zones).open()
-    log = PlayLog(tmp_path / "log.sqlite")
+    outputs, log = _asleep(zones, tmp_path, monkeypatch)
     try:
-        card = outputs["a"].card
         deadline = time.monotonic() + 5
-        while not card.asleep and time.monotonic() < deadline:  # type: ignore[attr-defined]
-            time.sleep(0.05)
         station = Station(Player(outputs, log, now), zones, now, lambda moment: False)
         item = tone_item(tmp_path, "slot", 700, 0.5)
         recording = lab_here.record("zone_a")  # lab sinks were seen to be slow with no reader
