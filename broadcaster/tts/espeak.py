@@ -62,8 +62,12 @@ class EspeakEngine(Engine):
         except EngineError:
             return "unknown"
 
+    def _configured(self, language: Language, settings: SpeechSettings) -> str:
+        """The voice set in config.yaml for this engine, or the default for ``language``."""
+        return settings.voice if settings.voice and settings.engine == self.name else VOICES[language]
+
     def voice_for(self, language: Language, settings: SpeechSettings) -> str:
-        voice = settings.voice if settings.voice and settings.engine == self.name else VOICES[language]
+        voice = self._configured(language, settings)
         if not self.installed_voices:
             if self._probe_failure and "not installed" not in self._probe_failure:
                 raise EngineError(self.name, f"does not answer: espeak-ng --voices {self._probe_failure}")
@@ -89,7 +93,7 @@ class EspeakEngine(Engine):
 
     def prepare(self, sentence: Sentence, language: Language, settings: SpeechSettings) -> str:
         """SSML: the readings in the language's voice, Latin words in the English one."""
-        voice = settings.voice if settings.voice and settings.engine == self.name else VOICES[language]
+        voice = self._configured(language, settings)
         runs: list[tuple[str, str]] = []  # (voice, text), neighbours with the same voice joined
         for word in sentence.words:
             english = not word.reading and any(c.isascii() and c.isalpha() for c in word.text)
@@ -130,7 +134,7 @@ class EspeakEngine(Engine):
         out = []
         for language in Language:
             settings = speech[language]
-            voice = settings.voice if settings.voice and settings.engine == self.name else VOICES[language]
+            voice = self._configured(language, settings)
             try:
                 self.voice_for(language, settings)
                 english = "(en)" in self.phonemes(PROBE[language], language, settings)
