@@ -1,25 +1,34 @@
-"""Loudness (ITU-R BS.1770 / EBU R128) and a true-peak limiter.
+"""Loudness (ITU-R BS.1770 / EBU R128) and a true-peak limiter, a block at a time.
 
 Announcements are brought to one integrated loudness so that every item
 reaches the lanes at the same level, and limited so that no inter-sample
 peak exceeds the ceiling (measured with 4x oversampling).
+
+Everything here works on blocks of a stream, so an hour of audio is never held
+in memory at once: :class:`Meter` and :class:`TruePeak` are fed block by block,
+and :func:`master` reads its source a block at a time and writes one pass per
+sink. :func:`normalize` does the same for audio already in memory.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import firwin, sosfilt
+from scipy.signal import sosfilt
 
 from broadcaster.pcm import Pcm
 
 OVERSAMPLE = 4
-# A 4x interpolation filter of 12 taps per phase, as BS.1770-4 Annex 2 describes.
-_INTERPOLATOR = firwin(12 * OVERSAMPLE + 1, 1 / OVERSAMPLE) * OVERSAMPLE
 MIN_MEASURE_S = 0.4  # one 400 ms gating block
 LIMITER_WINDOW_S = 0.005
+LIMITER_MARGIN_DB = 0.2  # limit this far below the ceiling: room for the interpolator's own error
+LOUDNESS_TOLERANCE_DB = 0.3
+MAX_PASSES = 4
+BLOCK = 1 << 20  # samples per block (4 MiB in float32)
+_STRETCH_STEPS = 200  # 100 ms steps filtered at a time
 
 
 def _k_weighting(rate_hz: int) -> np.ndarray:
@@ -36,49 +45,79 @@ def _k_weighting(rate_hz: int) -> np.ndarray:
     return np.array([shelf, high_pass])
 
 
-def integrated_lufs(pcm: Pcm) -> float:
-    """Integrated loudness (BS.1770-4, gated) of a mono signal, in float32 and 100 ms steps.
+class Meter:
+    """Integrated loudness (BS.1770-4, gated) of a mono signal fed a block at a time.
 
-    Filtered a stretch at a time (the filter's state carried over), never the whole
-    signal at once. A tiny offset (-120 dBFS, removed by the filter's high pass) keeps
-    the filter's state out of denormal numbers in silence, which are ~7x slower.
+    K-weighted in float32 with the filter's state carried from block to block, and
+    summed in 100 ms steps: the result does not depend on how the signal was cut. A
+    tiny offset (-120 dBFS, removed by the filter's high pass) keeps the filter's state
+    out of denormal numbers in silence, which are ~7x slower.
     """
-    step = pcm.rate_hz // 10
-    samples = pcm.samples
-    if len(samples) < 4 * step:  # silence is gated out, so padding does not change the result
-        samples = np.concatenate([samples, np.zeros(4 * step - len(samples), np.float32)])
-    sos = _k_weighting(pcm.rate_hz).astype(np.float32)
-    state = np.zeros((len(sos), 2), np.float32)
-    stretch = 200 * step
-    energy = []
-    for first in range(0, len(samples) // step * step, stretch):
-        chunk = samples[first : min(first + stretch, len(samples) // step * step)] + np.float32(1e-6)
-        weighted, state = sosfilt(sos, chunk, zi=state)
-        weighted *= weighted
-        energy.append(weighted.reshape(-1, step).sum(axis=1, dtype=np.float64))
-    steps = np.concatenate(energy)
-    # 400 ms blocks, overlapping by 75 %: four steps each.
-    power = (steps[:-3] + steps[1:-2] + steps[2:-1] + steps[3:]) / (4 * step)
-    with np.errstate(divide="ignore"):
-        blocks = -0.691 + 10 * np.log10(power)
-    loud = power[blocks > -70.0]
-    if len(loud) == 0:
-        return -math.inf
-    relative = -0.691 + 10 * math.log10(float(loud.mean())) - 10.0
-    gated = power[(blocks > -70.0) & (blocks > relative)]
-    return -0.691 + 10 * math.log10(float(gated.mean()))
+
+    def __init__(self, rate_hz: int) -> None:
+        self.rate_hz = rate_hz
+        self._step = rate_hz // 10
+        self._sos = _k_weighting(rate_hz).astype(np.float32)
+        self._state = np.zeros((len(self._sos), 2), np.float32)
+        self._rest = np.zeros(0, np.float32)  # less than a step, waiting for the next block
+        self._energy: list[np.ndarray] = []
+        self._steps = 0
+
+    def feed(self, samples: np.ndarray) -> None:
+        data = np.concatenate([self._rest, samples]) if len(self._rest) else samples
+        usable = len(data) // self._step * self._step
+        stretch = _STRETCH_STEPS * self._step
+        for first in range(0, usable, stretch):
+            chunk = data[first : min(first + stretch, usable)].astype(np.float32) + np.float32(1e-6)
+            weighted, self._state = sosfilt(self._sos, chunk, zi=self._state)
+            weighted *= weighted
+            self._energy.append(weighted.reshape(-1, self._step).sum(axis=1, dtype=np.float64))
+        self._steps += usable // self._step
+        self._rest = np.array(data[usable:], np.float32)
+
+    def lufs(self) -> float:
+        """The integrated loudness of everything fed so far (-inf for silence).
+
+        A signal shorter than one 400 ms block is measured as if followed by silence
+        (silence is gated out, so this does not change a longer signal's result).
+        """
+        steps = list(self._energy)
+        if self._steps < 4:
+            missing = (4 - self._steps) * self._step
+            padded = np.concatenate([self._rest, np.zeros(missing - len(self._rest), np.float32)])
+            weighted, _ = sosfilt(self._sos, padded + np.float32(1e-6), zi=self._state)
+            steps.append((weighted.astype(np.float64) ** 2).reshape(-1, self._step).sum(axis=1))
+        energy = np.concatenate(steps)
+        # 400 ms blocks, overlapping by 75 %: four steps each.
+        power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * self._step)
+        with np.errstate(divide="ignore"):
+            blocks = -0.691 + 10 * np.log10(power)
+        loud = power[blocks > -70.0]
+        if len(loud) == 0:
+            return -math.inf
+        relative = -0.691 + 10 * math.log10(float(loud.mean())) - 10.0
+        gated = power[(blocks > -70.0) & (blocks > relative)]
+        return -0.691 + 10 * math.log10(float(gated.mean()))
 
 
-def true_peak_dbfs(pcm: Pcm) -> float:
-    if len(pcm.samples) == 0:
-        return -math.inf
-    _, peaks = _candidates(pcm.samples)
-    peak = max(_largest(pcm.samples), float(peaks.max(initial=0.0)))
-    return 20 * math.log10(peak) if peak > 0 else -math.inf
+def integrated_lufs(pcm: Pcm) -> float:
+    meter = Meter(pcm.rate_hz)
+    meter.feed(pcm.samples)
+    return meter.lufs()
+
+
+def _interpolator() -> np.ndarray:
+    """A 4x interpolation filter of 12 taps per phase, as BS.1770-4 Annex 2 describes: a windowed
+    sinc (Hamming) with its cutoff at the original Nyquist frequency, unity gain per phase."""
+    taps = 12 * OVERSAMPLE + 1
+    m = np.arange(taps) - (taps - 1) / 2
+    h = np.sinc(m / OVERSAMPLE) * np.hamming(taps)
+    return h / h.sum() * OVERSAMPLE
 
 
 # The interpolator split into its four phases, as weights on the 13 samples around i:
 # phase p of sample i is the signal's value at i + p/4.
+_INTERPOLATOR = _interpolator()
 _HALF = 6
 _PHASES = np.zeros((OVERSAMPLE, 2 * _HALF + 1))
 for _p in range(OVERSAMPLE):
@@ -96,26 +135,28 @@ def _largest(samples: np.ndarray) -> float:
     return max(float(samples.max(initial=0.0)), -float(samples.min(initial=0.0)))
 
 
-def _candidates(samples: np.ndarray, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Samples near a loud one, and for each the largest absolute value of the 4x oversampled
-    signal from it up to the next sample.
+def _candidates(samples: np.ndarray, level: float, first: int = 0,
+                last: int | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Positions in ``first:last`` near a sample of at least ``level``, and for each the largest
+    absolute value of the 4x oversampled signal from it up to the next sample.
 
-    Only samples within 6 dB of the loudest one (or of ``floor``) and the ones just before
-    them are looked at: elsewhere an inter-sample peak cannot come close. A batch at a time,
-    in float32: a long announcement is never copied whole.
+    Elsewhere an inter-sample peak cannot come close to ``level`` x 2 (6 dB), so only
+    loud samples and the ones just before them are looked at, a batch at a time in
+    float32. Samples outside ``samples`` count as silence.
     """
     n = len(samples)
-    level = max(_largest(samples), floor) * 10 ** (-CANDIDATE_MARGIN_DB / 20)
+    last = n if last is None else last
     found: list[np.ndarray] = []
     values: list[np.ndarray] = []
-    for first in range(0, n, _BATCH):
-        magnitude = np.abs(samples[first : first + _BATCH + 1])  # one more: the next batch's first
+    for start in range(first, last, _BATCH):
+        end = min(start + _BATCH, last)
+        magnitude = np.abs(samples[start : min(end + 1, n)])  # one more: the next position's sample
         loud = magnitude >= level
         loud[:-1] |= loud[1:]  # the stretch up to a loud sample too
-        near = np.flatnonzero(loud[: _BATCH])
+        near = np.flatnonzero(loud[: end - start])
         if len(near) == 0:
             continue
-        at = near + first
+        at = near + start
         positions = at[:, None] + _OFFSETS
         inside = (positions >= 0) & (positions < n)
         windows = np.where(inside, samples[positions.clip(0, n - 1)], np.float32(0))
@@ -127,48 +168,164 @@ def _candidates(samples: np.ndarray, floor: float = 0.0) -> tuple[np.ndarray, np
     return np.concatenate(found), np.concatenate(values)
 
 
-def limit(pcm: Pcm, ceiling_dbfs: float) -> tuple[Pcm, bool]:
-    """Reduce gain smoothly around peaks above ``ceiling_dbfs`` (true peak); and whether it did.
+class TruePeak:
+    """The true peak (4x oversampled, BS.1770-4 Annex 2) of a signal fed a block at a time."""
 
-    The gain is worked out only around the peaks that need it, stretch by stretch.
+    def __init__(self) -> None:
+        # The samples not measured yet, after the _HALF before them (silence at the start).
+        self._tail = np.zeros(_HALF, np.float32)
+        self._peak = 0.0
+
+    def _measure(self, data: np.ndarray, last: int) -> None:
+        level = _largest(data) * 10 ** (-CANDIDATE_MARGIN_DB / 20)
+        _, peaks = _candidates(data, level, _HALF, last)
+        self._peak = max(self._peak, float(peaks.max(initial=0.0)))
+
+    def feed(self, samples: np.ndarray) -> None:
+        data = np.concatenate([self._tail, samples])
+        self._measure(data, len(data) - _HALF)  # positions with all 13 samples around them
+        waiting = max(len(data) - _HALF, _HALF)  # the first position not measured yet
+        self._tail = data[waiting - _HALF :]
+
+    def dbfs(self) -> float:
+        data = np.concatenate([self._tail, np.zeros(_HALF, np.float32)])  # silence after the end
+        self._measure(data, len(data) - _HALF)
+        return 20 * math.log10(self._peak) if self._peak > 0 else -math.inf
+
+
+def true_peak_dbfs(pcm: Pcm) -> float:
+    meter = TruePeak()
+    meter.feed(pcm.samples)
+    return meter.dbfs()
+
+
+def _running_min(values: np.ndarray, window: int) -> np.ndarray:
+    """The minimum over a centred window of odd length (edges repeated), in O(n) (van Herk)."""
+    n, half = len(values), window // 2
+    padded = np.pad(values, (half, half + (-(n + 2 * half)) % window), mode="edge").reshape(-1, window)
+    prefix = np.minimum.accumulate(padded, axis=1).ravel()
+    suffix = np.minimum.accumulate(padded[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.minimum(suffix[:n], prefix[window - 1 : window - 1 + n])
+
+
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """The mean over a centred window of odd length (edges repeated)."""
+    half = window // 2
+    sums = np.concatenate([[0.0], np.cumsum(np.pad(values, half, mode="edge"), dtype=np.float64)])
+    return ((sums[window:] - sums[:-window]) / window).astype(np.float32)
+
+
+def _limiter_gain(samples: np.ndarray, ceiling: float, rate_hz: int) -> np.ndarray | None:
+    """The gain that keeps the true peak of ``samples`` at most ``ceiling`` (linear), smooth around
+    each peak that needs it; None where nothing needs it.
+
+    The gain is worked out only around those peaks, stretch by stretch.
     """
-    ceiling = 10 ** (ceiling_dbfs / 20)
-    at, peaks = _candidates(pcm.samples, ceiling)
+    at, peaks = _candidates(samples, ceiling * 10 ** (-CANDIDATE_MARGIN_DB / 20))
     over = peaks > ceiling
     if not over.any():
-        return pcm, False
+        return None
     at, needed = at[over], (ceiling / peaks[over]).astype(np.float32)
-    window = 2 * round(LIMITER_WINDOW_S * pcm.rate_hz) + 1
-    out = pcm.samples.astype(np.float32, copy=True)
+    window = 2 * round(LIMITER_WINDOW_S * rate_hz) + 1
+    gain = np.ones(len(samples), np.float32)
     breaks = np.flatnonzero(np.diff(at) > 2 * window) + 1
     for stretch, need in zip(np.split(at, breaks), np.split(needed, breaks), strict=True):
-        start, end = max(int(stretch[0]) - 2 * window, 0), min(int(stretch[-1]) + 2 * window + 1, len(out))
+        start = max(int(stretch[0]) - 2 * window, 0)
+        end = min(int(stretch[-1]) + 2 * window + 1, len(samples))
         local = np.ones(end - start, np.float32)
         local[stretch - start] = need
         # The minimum over a window, then its average over the same window, is never
         # above what any sample in the window needs: smooth and still safe.
-        out[start:end] *= uniform_filter1d(minimum_filter1d(local, window), window)
-    return Pcm(out, pcm.rate_hz), True
+        gain[start:end] *= _running_mean(_running_min(local, window), window)
+    return gain
+
+
+Read = Callable[[int, int], np.ndarray]
+"""``read(first, count)``: ``count`` samples of the source from ``first`` (float32)."""
+
+
+def limited(read: Read, length: int, rate_hz: int, gain: float,
+            ceiling_dbfs: float) -> Iterator[tuple[np.ndarray, bool]]:  # fmt: skip
+    """The source times ``gain``, limited to ``ceiling_dbfs`` (true peak), a block at a time; with
+    each block, whether the limiter acted on it.
+
+    Each block is read with a margin on both sides, so the gain around a peak near a
+    block's edge is the same as if the whole signal were limited at once.
+    """
+    ceiling = 10 ** (ceiling_dbfs / 20)
+    window = 2 * round(LIMITER_WINDOW_S * rate_hz) + 1
+    margin = 2 * window + 2 * _HALF
+    for first in range(0, length, BLOCK):
+        last = min(first + BLOCK, length)
+        low, high = max(first - margin, 0), min(last + margin, length)
+        samples = np.multiply(read(low, high - low), np.float32(gain), dtype=np.float32)
+        curve = _limiter_gain(samples, ceiling, rate_hz)
+        block = samples[first - low : last - low]
+        if curve is None:
+            yield block, False
+        else:
+            yield block * curve[first - low : last - low], True
+
+
+Sink = Callable[[], AbstractContextManager[Callable[[np.ndarray], None]]]
+"""``open()`` → a context whose value takes the output a block at a time; one per pass."""
+
+
+def master(read: Read, length: int, rate_hz: int, measured_lufs: float, target_lufs: float,
+           ceiling_dbfs: float, sink: Sink) -> tuple[float, float]:  # fmt: skip
+    """Write the source (of loudness ``measured_lufs``) at ``target_lufs`` integrated and a true
+    peak of at most ``ceiling_dbfs``; the loudness and true peak written.
+
+    Gain alone moves the loudness by exactly the gain. Limiting lowers it a little, so
+    after a pass that limited, the gain is raised by what is missing and the source is
+    written again (the sink is opened anew), at most :data:`MAX_PASSES` times. If the
+    interpolator's error lets a peak through, the limiter goes lower on the next pass:
+    the ceiling wins over the loudness target. Silence is written as it is.
+    """
+    gain_db = target_lufs - measured_lufs if math.isfinite(measured_lufs) else 0.0
+    limit_dbfs = ceiling_dbfs - LIMITER_MARGIN_DB
+    for _ in range(MAX_PASSES):
+        meter, peak, acted = Meter(rate_hz), TruePeak(), False
+        with sink() as write:
+            for block, touched in limited(read, length, rate_hz, 10 ** (gain_db / 20), limit_dbfs):
+                meter.feed(block)
+                peak.feed(block)
+                write(block)
+                acted |= touched
+        lufs = meter.lufs() if acted else measured_lufs + gain_db
+        peak_dbfs = peak.dbfs()
+        if peak_dbfs > ceiling_dbfs:
+            limit_dbfs -= peak_dbfs - ceiling_dbfs + 0.1
+        elif not acted or abs(lufs - target_lufs) <= LOUDNESS_TOLERANCE_DB:
+            break
+        else:
+            gain_db += target_lufs - lufs
+    return lufs, peak_dbfs
+
+
+class _Collect(AbstractContextManager):  # type: ignore[type-arg]
+    """A sink that keeps the blocks of the last pass in memory."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+
+    def __call__(self) -> _Collect:
+        self.blocks = []
+        return self
+
+    def __enter__(self) -> Callable[[np.ndarray], None]:
+        return self.blocks.append
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def normalize(pcm: Pcm, target_lufs: float, ceiling_dbfs: float = -1.5) -> tuple[Pcm, float, float]:
     """``pcm`` at ``target_lufs`` integrated, true peak at most ``ceiling_dbfs``; its loudness and
-    true peak (dBFS)."""
-    out = pcm
-    loudness = integrated_lufs(out)
-    for _ in range(3):  # limiting lowers the loudness a little: gain again, limit again
-        if not math.isfinite(loudness):
-            return out, loudness, true_peak_dbfs(out)  # silence: nothing to normalize
-        # Limiting a little below the ceiling leaves room for the filter's own error.
-        gain_db = target_lufs - loudness
-        out, limited = limit(out.gained(10 ** (gain_db / 20)), ceiling_dbfs - 0.2)
-        # Gain alone moves the loudness by exactly the gain: measure again only after limiting.
-        loudness = integrated_lufs(out) if limited else loudness + gain_db
-        if abs(loudness - target_lufs) <= 0.3:
-            break
-    peak = true_peak_dbfs(out)
-    if peak > ceiling_dbfs:  # last resort: the ceiling wins over the loudness target
-        out = out.gained(10 ** ((ceiling_dbfs - peak) / 20))
-        loudness += ceiling_dbfs - peak
-        peak = ceiling_dbfs
-    return out, loudness, peak
+    true peak (dBFS). In memory: for short audio (``broadcaster say``)."""
+    samples = np.asarray(pcm.samples, np.float32)
+    collect = _Collect()
+    lufs, peak = master(lambda first, count: samples[first : first + count], len(samples), pcm.rate_hz,
+                        integrated_lufs(pcm), target_lufs, ceiling_dbfs, collect)  # fmt: skip
+    out = np.concatenate(collect.blocks) if collect.blocks else np.zeros(0, np.float32)
+    return Pcm(out, pcm.rate_hz), lufs, peak

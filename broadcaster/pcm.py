@@ -39,13 +39,10 @@ class Pcm:
     def resampled(self, rate_hz: int) -> Pcm:
         if rate_hz == self.rate_hz:
             return self
-        # Imported here: scipy.signal costs ~0.7 s and ~100 MiB, and the station only
-        # resamples for a card that cannot take the output rate.
-        from scipy.signal import resample_poly
+        import soxr  # libsoxr, "high quality": ~2x the speed of scipy's polyphase filter, no scipy
 
-        g = math.gcd(rate_hz, self.rate_hz)
-        out = resample_poly(self.samples, rate_hz // g, self.rate_hz // g)
-        return Pcm(out.astype(np.float32), rate_hz)
+        out = soxr.resample(np.ascontiguousarray(self.samples, np.float32), self.rate_hz, rate_hz, "HQ")
+        return Pcm(np.asarray(out, np.float32), rate_hz)
 
     def gained(self, gain: float) -> Pcm:
         return Pcm(np.multiply(self.samples, np.float32(gain), dtype=np.float32), self.rate_hz)
@@ -104,31 +101,60 @@ def read_wav(path: Path, strict: bool = False) -> Pcm:
 _CHUNK = 1 << 20  # samples converted at a time: a long announcement is never copied whole
 
 
-def _write_frames(target, pcm: Pcm, channels: int) -> None:  # type: ignore[no-untyped-def]
-    with wave.open(target, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(pcm.rate_hz)
-        for first in range(0, len(pcm.samples), _CHUNK):
-            ints = np.clip(np.round(pcm.samples[first : first + _CHUNK] * 32767), -32768, 32767).astype("<i2")
-            if channels > 1:
-                ints = np.repeat(ints[:, None], channels, axis=1)
-            w.writeframes(ints.tobytes())
+def _as_frames(samples: np.ndarray, channels: int) -> bytes:
+    ints = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
+    if channels > 1:
+        ints = np.repeat(ints[:, None], channels, axis=1)
+    return ints.tobytes()
 
 
 def encode_wav(pcm: Pcm, channels: int = 1) -> bytes:
     """16-bit PCM WAV; with ``channels`` > 1 the mono signal is copied to each."""
     buffer = io.BytesIO()
-    _write_frames(buffer, pcm, channels)
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(pcm.rate_hz)
+        for first in range(0, len(pcm.samples), _CHUNK):
+            w.writeframes(_as_frames(pcm.samples[first : first + _CHUNK], channels))
     return buffer.getvalue()
+
+
+class WavWriter:
+    """A mono 16-bit WAV written a block at a time, in place atomically when the ``with`` ends.
+
+    A reader never sees half a file; if the block inside fails, nothing is left behind.
+    """
+
+    def __init__(self, path: Path, rate_hz: int) -> None:
+        self.path = path
+        self.rate_hz = rate_hz
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+    def __enter__(self) -> WavWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._wave = wave.open(str(self._tmp), "wb")
+        self._wave.setnchannels(1)
+        self._wave.setsampwidth(2)
+        self._wave.setframerate(self.rate_hz)
+        return self
+
+    def write(self, samples: np.ndarray) -> None:
+        for first in range(0, len(samples), _CHUNK):
+            self._wave.writeframes(_as_frames(samples[first : first + _CHUNK], 1))
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self._wave.close()
+        if kind is None:
+            self._tmp.replace(self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
 
 
 def write_wav(path: Path, pcm: Pcm) -> None:
     """Write atomically (a reader never sees half a file), a chunk at a time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    _write_frames(str(tmp), pcm, 1)
-    tmp.replace(path)
+    with WavWriter(path, pcm.rate_hz) as out:
+        out.write(pcm.samples)
 
 
 def rms_dbfs(samples: np.ndarray) -> float:

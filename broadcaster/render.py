@@ -13,23 +13,31 @@ exist, and a change anywhere (text, voice, speed, clip, loudness) renders anew.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from broadcaster.config import Config, Language
 from broadcaster.content import Announcement, Clip, Pause, Speech
 from broadcaster.errors import AudioError, BroadcasterError
-from broadcaster.pcm import OUTPUT_RATE_HZ, Pcm, concat, write_wav
+from broadcaster.pcm import OUTPUT_RATE_HZ, Pcm, WavWriter, concat
 from broadcaster.textnorm import Sentence, Word, normalize, reading_versions, sentences
 from broadcaster.tts.cache import cache_key
 from broadcaster.tts.speaker import Speaker
+
+if TYPE_CHECKING:
+    from broadcaster.loudness import Meter
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,7 @@ RENDER_VERSION = 1
 SENTENCE_GAP_S = 0.3
 AFTER_CHIME_S = 0.3
 PEAK_CEILING_DBFS = -1.5
+SPOOL_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -114,26 +123,39 @@ class Renderer:
                                                       ensure_ascii=False))  # fmt: skip
         return said
 
-    def speech(self, text: str, language: Language, what: str) -> tuple[Pcm, list[str], list[str]]:
-        """Spoken ``text``: audio at the output rate, the sentence cache keys, the engines used."""
+    def speech(self, text: str, language: Language, what: str) -> Iterator[tuple[Pcm, str | None]]:
+        """Spoken ``text`` at the output rate, a piece at a time in order: sentences, and the pauses
+        between them (engine None); with each sentence, the engine that spoke it.
+
+        Sentences are spoken side by side (engines are processes), a few ahead of the one
+        handed out, so a long text takes about 1/cores of the time and is never held whole.
+        """
         settings = self.config.speech[language]
-        said = self.sentences(text, language)
-        # Sentences are spoken side by side (engines are processes): a long text takes
-        # about 1/cores of the time.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            spoken = list(pool.map(lambda s: self.speaker.speak(s, language, settings, what) if s.speaks
-                                   else None, said))  # fmt: skip
-        parts, keys, engines = [], [], []
-        for i, one in enumerate(spoken):
-            if i:
-                parts.append(Pcm.silence(SENTENCE_GAP_S))
-            if one is None:  # punctuation only (a text of just "……"): a pause
-                continue
-            parts.append(one.pcm.resampled(OUTPUT_RATE_HZ))
-            keys.append(one.key)
-            engines.append(one.engine)
-            spoken[i] = None  # the engine's audio is not needed twice
-        return (concat(parts) if parts else Pcm.silence(0)), keys, engines
+        workers = os.cpu_count() or 2
+
+        def speak(sentence: Sentence) -> tuple[Pcm, str] | None:
+            if not sentence.speaks:  # punctuation only (a text of just "……"): a pause
+                return None
+            spoken = self.speaker.speak(sentence, language, settings, what)
+            return spoken.pcm.resampled(OUTPUT_RATE_HZ), spoken.engine
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            ahead: deque[Future[tuple[Pcm, str] | None]] = deque()
+            said = iter(self.sentences(text, language))
+            try:
+                for count in itertools.count():
+                    wanted = 2 * workers - len(ahead)
+                    ahead.extend(pool.submit(speak, s) for s in itertools.islice(said, wanted))
+                    if not ahead:
+                        return
+                    if count:
+                        yield Pcm.silence(SENTENCE_GAP_S), None
+                    spoken = ahead.popleft().result()
+                    if spoken is not None:
+                        yield spoken
+            finally:  # on an error, the sentences not started yet are not spoken
+                for future in ahead:
+                    future.cancel()
 
     def _key(self, announcement: Announcement) -> str | None:
         """The rendered file's key, if every sentence is already cached; else None."""
@@ -180,54 +202,104 @@ class Renderer:
             return None
 
     def render(self, announcement: Announcement) -> Rendered:
-        """Render (or find up to date) ``announcement``; :class:`SpeechError` if it cannot be spoken."""
+        """Render (or find up to date) ``announcement``; :class:`SpeechError` if it cannot be spoken.
+
+        The announcement is laid out at the output rate into a spool (a temporary file),
+        its loudness measured on the way; then read back a block at a time, brought to the
+        station's loudness, limited and written. A long announcement is never held in memory.
+        """
         found = self.cached(announcement)
         if found is not None:
             return found
-        body: list[Pcm] = []
-        engines: list[str] = []
-        for segment in announcement.segments:
-            if isinstance(segment, Speech):
-                pcm, _, used = self.speech(segment.text, announcement.language, announcement.id)
-                body.append(pcm)
-                engines += used
-            elif isinstance(segment, Pause):
-                body.append(Pcm.silence(segment.seconds))
-            elif isinstance(segment, Clip):
-                body.append(load_clip(segment.path))
-        parts = [chime(), Pcm.silence(AFTER_CHIME_S)] if self._wants_chime(announcement) else []
-        for i in range(announcement.repeat):
-            if i:
-                parts.append(Pcm.silence(announcement.gap_s))
-            parts.extend(body)
         from broadcaster import loudness  # scipy: only when something is rendered
 
-        whole = concat(parts)
-        del parts, body  # a long announcement is held once, not three times
-        pcm, lufs, peak = loudness.normalize(whole, self.config.loudness_lufs, PEAK_CEILING_DBFS)
-        del whole
-        key = self._key(announcement)
-        assert key is not None, "every sentence was just cached"
-        wav, meta = self._paths(key)
-        write_wav(wav, pcm)
-        rendered = Rendered(announcement.id, wav, pcm.duration_s, lufs,
-                            peak, tuple(dict.fromkeys(engines)))  # fmt: skip
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with Spool(self.folder, OUTPUT_RATE_HZ, loudness.Meter(OUTPUT_RATE_HZ)) as spool:
+            engines = self._lay_out(announcement, spool)
+            key = self._key(announcement)
+            assert key is not None, "every sentence was just cached"
+            wav, meta = self._paths(key)
+            lufs, peak = loudness.master(spool.read, spool.length, OUTPUT_RATE_HZ, spool.meter.lufs(),
+                                         self.config.loudness_lufs, PEAK_CEILING_DBFS,
+                                         lambda: _writing(wav))  # fmt: skip
+            duration_s = spool.length / OUTPUT_RATE_HZ
+        rendered = Rendered(announcement.id, wav, duration_s, lufs, peak, tuple(dict.fromkeys(engines)))
         meta.write_text(json.dumps({"duration_s": rendered.duration_s,
                                     "loudness_lufs": rendered.loudness_lufs,
                                     "true_peak_dbfs": rendered.true_peak_dbfs,
                                     "engines": list(rendered.engines),
                                     "announcement": announcement.id}), encoding="utf-8")  # fmt: skip
-        logger.info("Rendered %s: %.1f s, %.1f LUFS", announcement.id, pcm.duration_s,
-                    rendered.loudness_lufs)  # fmt: skip
+        logger.info("Rendered %s: %.1f s, %.1f LUFS", announcement.id, duration_s, lufs)
         return rendered
+
+    def _lay_out(self, announcement: Announcement, spool: Spool) -> list[str]:
+        """chime · 0.3 s · body · gap · body · … into ``spool``; the engines that spoke."""
+        if self._wants_chime(announcement):
+            spool.append(chime().samples)
+            spool.append(Pcm.silence(AFTER_CHIME_S).samples)
+        engines: list[str] = []
+        body = spool.length
+        for segment in announcement.segments:
+            if isinstance(segment, Speech):
+                for pcm, engine in self.speech(segment.text, announcement.language, announcement.id):
+                    spool.append(pcm.samples)
+                    engines += [engine] if engine else []
+            elif isinstance(segment, Pause):
+                spool.append(Pcm.silence(segment.seconds).samples)
+            elif isinstance(segment, Clip):
+                spool.append(load_clip(segment.path).samples)
+        end = spool.length
+        for _ in range(announcement.repeat - 1):
+            spool.append(Pcm.silence(announcement.gap_s).samples)
+            spool.again(body, end)
+        return engines
 
     def say(self, text: str, language: Language, with_chime: bool = False) -> Pcm:
         """Speech for a one-off text, loudness-normalised (for ``broadcaster say``)."""
-        pcm, _, _ = self.speech(text, language, text[:20])
-        parts = [chime(), Pcm.silence(AFTER_CHIME_S), pcm] if with_chime else [pcm]
+        parts = [pcm for pcm, _ in self.speech(text, language, text[:20])] or [Pcm.silence(0)]
+        if with_chime:
+            parts = [chime(), Pcm.silence(AFTER_CHIME_S), *parts]
         from broadcaster import loudness
 
         return loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)[0]
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[Callable[[np.ndarray], None]]:
+    with WavWriter(path, OUTPUT_RATE_HZ) as out:
+        yield out.write
+
+
+class Spool:
+    """Audio at one rate appended to a temporary file, measured on the way, read back by range."""
+
+    def __init__(self, folder: Path, rate_hz: int, meter: Meter) -> None:
+        self.rate_hz = rate_hz
+        self.meter = meter
+        self.length = 0
+        self._file = tempfile.TemporaryFile(dir=folder, prefix=".spool-")
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def append(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, np.float32)
+        self._file.seek(0, os.SEEK_END)
+        self._file.write(samples.tobytes())
+        self.meter.feed(samples)
+        self.length += len(samples)
+
+    def again(self, first: int, last: int) -> None:
+        """Append a copy of samples ``first:last`` (a repeat)."""
+        for start in range(first, last, SPOOL_BLOCK):
+            self.append(self.read(start, min(SPOOL_BLOCK, last - start)))
+
+    def read(self, first: int, count: int) -> np.ndarray:
+        self._file.seek(first * 4)
+        return np.frombuffer(self._file.read(count * 4), np.float32)
 
 
 def make_renderer(config: Config) -> Renderer:

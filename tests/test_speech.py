@@ -222,3 +222,21 @@ def test_an_engine_that_does_not_answer_is_not_called_missing(tmp_path, monkeypa
         EspeakEngine(str(script)).voice_for(Language.MANDARIN, SETTINGS)
     with pytest.raises(EngineError, match="espeak-ng is not installed"):
         EspeakEngine(str(tmp_path / "nowhere")).voice_for(Language.MANDARIN, SETTINGS)
+
+
+@pytest.mark.parametrize("seconds", [0.004, 0.3, 7.0])
+def test_spectral_flatness_is_welchs(seconds):
+    """The noise check's spectrum, without scipy at run time, against scipy's Welch estimate."""
+    import math
+
+    from scipy.signal import welch
+
+    from broadcaster.tts.base import spectral_flatness
+
+    rng = np.random.default_rng(5)
+    n = round(seconds * 22050)
+    for samples in (0.1 * rng.standard_normal(n), 0.3 * np.sin(np.arange(n) * 0.07) + 0.01 * rng.random(n)):
+        _, power = welch(samples[: 5 * 22050], fs=22050, nperseg=min(1024, n))
+        power = power[power > 0]
+        expected = math.exp(np.mean(np.log(power))) / np.mean(power)
+        assert spectral_flatness(Pcm(samples.astype(np.float32), 22050)) == pytest.approx(expected, rel=1e-3)
