@@ -49,6 +49,8 @@ def is_romanized(reading: str, language: Language) -> bool:
 
 
 ENGINES = ("auto", "espeak-ng", "pyttsx3", "sherpa-onnx")
+OUTPUT_RATE_HZ = 48_000
+"""The rate of every rendered file; a card that cannot take it gets the audio resampled."""
 
 
 @dataclass(frozen=True)

@@ -213,8 +213,15 @@ _PUNCTUATION = set("，。、；：！？“”‘’（）《》〈〉【】「
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
+def _plain(char: str) -> bool:
+    """A Chinese character, an ASCII digit, punctuation or a space."""
+    return "\u3400" <= char <= "\u9fff" or "0" <= char <= "9" or char in _PUNCTUATION or char.isspace()
+
+
 def _check_readable(node: Scalar, text: str, language: Language, f: Fields) -> None:
     """Warn about what will not be read as Chinese: Latin words and symbols."""
+    if all(_plain(c) for c in text):
+        return  # nothing to warn about, whatever the rules make of it: no need to load them
     from broadcaster.textnorm import normalize
 
     spoken = normalize(text, language)

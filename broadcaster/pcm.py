@@ -1,4 +1,4 @@
-"""Audio in memory: mono float samples at a known rate, and WAV files.
+"""Audio in memory: mono float samples at a known rate; WAV files; a spool on disk.
 
 Everything between the engines and the sound card is a :class:`Pcm`: float32
 samples in -1..1, one channel, ``rate_hz`` samples per second.
@@ -10,16 +10,17 @@ import io
 import math
 import os
 import struct
+import tempfile
 import threading
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from broadcaster.config import OUTPUT_RATE_HZ
 from broadcaster.errors import AudioError
-
-OUTPUT_RATE_HZ = 48_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,6 +156,39 @@ def write_wav(path: Path, pcm: Pcm) -> None:
     """Write atomically (a reader never sees half a file), a chunk at a time."""
     with WavWriter(path, pcm.rate_hz) as out:
         out.write(pcm.samples)
+
+
+class Spool:
+    """Audio appended to a temporary file and read back by range: a long announcement on disk,
+    not in memory. Each appended block is also handed to ``listener`` (a loudness meter)."""
+
+    def __init__(self, folder: Path, listener: Callable[[np.ndarray], None] | None = None) -> None:
+        self.listener = listener
+        self.length = 0
+        self._file = tempfile.TemporaryFile(dir=folder, prefix=".spool-")
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def append(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, np.float32)
+        self._file.seek(0, os.SEEK_END)
+        self._file.write(samples.tobytes())
+        if self.listener is not None:
+            self.listener(samples)
+        self.length += len(samples)
+
+    def again(self, first: int, last: int) -> None:
+        """Append a copy of samples ``first:last`` (a repeat)."""
+        for start in range(first, last, _CHUNK):
+            self.append(self.read(start, min(_CHUNK, last - start)))
+
+    def read(self, first: int, count: int) -> np.ndarray:
+        self._file.seek(first * 4)
+        return np.frombuffer(self._file.read(count * 4), np.float32)
 
 
 def rms_dbfs(samples: np.ndarray) -> float:

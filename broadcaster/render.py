@@ -8,6 +8,9 @@ where a body is its segments in order: spoken sentences (0.3 s apart),
 pauses and pre-recorded clips. The file is named by a hash of everything that
 decides its sound, so a warm render only normalizes text and checks that files
 exist, and a change anywhere (text, voice, speed, clip, loudness) renders anew.
+
+numpy, scipy and the audio modules are imported inside the functions that make
+sound: a warm render only looks things up, and starts in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import itertools
 import json
 import logging
 import os
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -26,18 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from broadcaster.config import Config, Language
+from broadcaster.config import OUTPUT_RATE_HZ, Config, Language
 from broadcaster.content import Announcement, Clip, Pause, Speech
 from broadcaster.errors import AudioError, BroadcasterError
-from broadcaster.pcm import OUTPUT_RATE_HZ, Pcm, WavWriter, concat
-from broadcaster.textnorm import Sentence, Word, normalize, reading_versions, sentences
+from broadcaster.textnorm import Sentence, Word, reading_versions, sentences
 from broadcaster.tts.cache import cache_key
 from broadcaster.tts.speaker import Speaker
 
 if TYPE_CHECKING:
-    from broadcaster.loudness import Meter
+    import numpy as np
+
+    from broadcaster.pcm import Pcm, Spool
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ RENDER_VERSION = 1
 SENTENCE_GAP_S = 0.3
 AFTER_CHIME_S = 0.3
 PEAK_CEILING_DBFS = -1.5
-SPOOL_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class Rendered:
 
 def chime(rate_hz: int = OUTPUT_RATE_HZ) -> Pcm:
     """The two-tone pre-announcement chime: A4 then C♯5, bell-like, about 2 s."""
+    import numpy as np
+
+    from broadcaster.pcm import Pcm
+
     length_s = 2.0
     t = np.arange(round(length_s * rate_hz)) / rate_hz
     out = np.zeros_like(t)
@@ -77,8 +81,11 @@ def chime(rate_hz: int = OUTPUT_RATE_HZ) -> Pcm:
 
 def load_clip(path: Path) -> Pcm:
     """A pre-recorded clip (wav without ffmpeg; mp3, ogg, m4a, flac through ffmpeg)."""
+    import numpy as np
     from pydub import AudioSegment
     from pydub.exceptions import CouldntDecodeError
+
+    from broadcaster.pcm import Pcm
 
     try:
         # An open file, not a path: pydub leaks the handle it opens itself.
@@ -105,13 +112,12 @@ class Renderer:
     def sentences(self, text: str, language: Language) -> list[Sentence]:
         """What will be said, sentence by sentence, with readings (the station's lexicon first).
 
-        Kept in the cache by normalized text, lexicon and front-end versions: the front ends take a
-        second or two to load, and a warm render should not need them.
+        Kept in the cache by text, lexicon and the versions of everything that turns text into
+        readings (:func:`reading_versions`): the front ends take a second or two to load, and a
+        warm render should not need them, nor even the normalization rules.
         """
         lexicon = self.config.lexicon.get(language) or {}
-        # By the normalized text: a change in the normalization rules is a new key.
-        key = cache_key("readings", language.value, sorted(lexicon.items()), reading_versions(),
-                        normalize(text, language))  # fmt: skip
+        key = cache_key("readings", language.value, sorted(lexicon.items()), reading_versions(), text)
         note = self.speaker.cache.note(key)
         if note is not None:
             try:
@@ -130,6 +136,8 @@ class Renderer:
         Sentences are spoken side by side (engines are processes), a few ahead of the one
         handed out, so a long text takes about 1/cores of the time and is never held whole.
         """
+        from broadcaster.pcm import Pcm
+
         settings = self.config.speech[language]
         workers = os.cpu_count() or 2
 
@@ -211,15 +219,17 @@ class Renderer:
         found = self.cached(announcement)
         if found is not None:
             return found
-        from broadcaster import loudness  # scipy: only when something is rendered
+        from broadcaster import loudness
+        from broadcaster.pcm import Spool
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        with Spool(self.folder, OUTPUT_RATE_HZ, loudness.Meter(OUTPUT_RATE_HZ)) as spool:
+        meter = loudness.Meter(OUTPUT_RATE_HZ)
+        with Spool(self.folder, meter.feed) as spool:
             engines = self._lay_out(announcement, spool)
             key = self._key(announcement)
             assert key is not None, "every sentence was just cached"
             wav, meta = self._paths(key)
-            lufs, peak = loudness.master(spool.read, spool.length, OUTPUT_RATE_HZ, spool.meter.lufs(),
+            lufs, peak = loudness.master(spool.read, spool.length, OUTPUT_RATE_HZ, meter.lufs(),
                                          self.config.loudness_lufs, PEAK_CEILING_DBFS,
                                          lambda: _writing(wav))  # fmt: skip
             duration_s = spool.length / OUTPUT_RATE_HZ
@@ -234,6 +244,8 @@ class Renderer:
 
     def _lay_out(self, announcement: Announcement, spool: Spool) -> list[str]:
         """chime · 0.3 s · body · gap · body · … into ``spool``; the engines that spoke."""
+        from broadcaster.pcm import Pcm
+
         if self._wants_chime(announcement):
             spool.append(chime().samples)
             spool.append(Pcm.silence(AFTER_CHIME_S).samples)
@@ -256,50 +268,23 @@ class Renderer:
 
     def say(self, text: str, language: Language, with_chime: bool = False) -> Pcm:
         """Speech for a one-off text, loudness-normalised (for ``broadcaster say``)."""
+        from broadcaster import loudness
+        from broadcaster.pcm import Pcm, concat
+
         parts = [pcm for pcm, _ in self.speech(text, language, text[:20])] or [Pcm.silence(0)]
         if with_chime:
             parts = [chime(), Pcm.silence(AFTER_CHIME_S), *parts]
-        from broadcaster import loudness
 
         return loudness.normalize(concat(parts), self.config.loudness_lufs, PEAK_CEILING_DBFS)[0]
 
 
 @contextmanager
 def _writing(path: Path) -> Iterator[Callable[[np.ndarray], None]]:
+    from broadcaster.pcm import WavWriter
+
     with WavWriter(path, OUTPUT_RATE_HZ) as out:
         yield out.write
 
-
-class Spool:
-    """Audio at one rate appended to a temporary file, measured on the way, read back by range."""
-
-    def __init__(self, folder: Path, rate_hz: int, meter: Meter) -> None:
-        self.rate_hz = rate_hz
-        self.meter = meter
-        self.length = 0
-        self._file = tempfile.TemporaryFile(dir=folder, prefix=".spool-")
-
-    def __enter__(self) -> Spool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
-
-    def append(self, samples: np.ndarray) -> None:
-        samples = np.asarray(samples, np.float32)
-        self._file.seek(0, os.SEEK_END)
-        self._file.write(samples.tobytes())
-        self.meter.feed(samples)
-        self.length += len(samples)
-
-    def again(self, first: int, last: int) -> None:
-        """Append a copy of samples ``first:last`` (a repeat)."""
-        for start in range(first, last, SPOOL_BLOCK):
-            self.append(self.read(start, min(SPOOL_BLOCK, last - start)))
-
-    def read(self, first: int, count: int) -> np.ndarray:
-        self._file.seek(first * 4)
-        return np.frombuffer(self._file.read(count * 4), np.float32)
 
 
 def make_renderer(config: Config) -> Renderer:

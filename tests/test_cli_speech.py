@@ -111,3 +111,18 @@ def test_the_seed_article_renders_verbatim(station, run_cli, tmp_path, language)
     result = run_cli("render", "seed", "-o", str(out), cwd=station)
     assert result.code == 0, result.text
     check_speech(out, min_s=8 * 60.0)  # 3,474 characters: well over eight minutes of speech
+
+
+def test_a_warm_render_only_looks_things_up(station):
+    """Once rendered, `render ID` loads no audio library and no front end: it starts quickly."""
+    command = [sys.executable, "-X", "importtime", "-m", "broadcaster", "render", "hygiene"]
+    cold = subprocess.run(command, cwd=station, capture_output=True, text=True, timeout=300)
+    warm = subprocess.run(command, cwd=station, capture_output=True, text=True, timeout=60)
+    assert cold.returncode == 0 and warm.returncode == 0, warm.stderr
+    assert warm.stdout == cold.stdout  # the same file, found in the cache
+    imported = {line.rpartition("|")[2].strip() for line in warm.stderr.splitlines()
+                if line.startswith("import time:")}  # fmt: skip
+    heavy = {"numpy", "scipy", "soxr", "pydub", "pypinyin", "ToJyutping", "broadcaster.loudness"}
+    assert "broadcaster.render" in imported
+    assert imported & heavy == set()
+    assert {"numpy", "pypinyin"} <= {line.rpartition("|")[2].strip() for line in cold.stderr.splitlines()}

@@ -15,9 +15,10 @@ import pytest
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import EngineError
 from broadcaster.textnorm import read
-from broadcaster.tts import Speaker, verify_speech
+from broadcaster.tts import Speaker
 from broadcaster.tts.cache import AudioCache
 from broadcaster.tts.sherpa import SherpaOnnxEngine
+from broadcaster.tts.verify import verify_speech
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("sherpa_onnx")

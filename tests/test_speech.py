@@ -13,12 +13,13 @@ from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import EngineError, SpeechError
 from broadcaster.pcm import Pcm
 from broadcaster.textnorm import read, sentences
-from broadcaster.tts import Speaker, verify_speech
+from broadcaster.tts import Speaker
 from broadcaster.tts.base import Engine, VoiceInfo
 from broadcaster.tts.cache import AudioCache
 from broadcaster.tts.espeak import EspeakEngine
 from broadcaster.tts.pyttsx3_engine import Pyttsx3Engine
 from broadcaster.tts.tone import ToneEngine
+from broadcaster.tts.verify import verify_speech
 
 SETTINGS = SpeechSettings()
 MANDARIN = "各位村民请注意，出入戴口罩，有发烧咳嗽及时就医。"
@@ -231,7 +232,7 @@ def test_spectral_flatness_is_welchs(seconds):
 
     from scipy.signal import welch
 
-    from broadcaster.tts.base import spectral_flatness
+    from broadcaster.tts.verify import spectral_flatness
 
     rng = np.random.default_rng(5)
     n = round(seconds * 22050)

@@ -9,6 +9,7 @@ any engine sees the text. :func:`normalize` gives the words;
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from broadcaster.config import Language
@@ -25,6 +26,7 @@ __all__ = ["normalize", "sentences", "split_sentences", "read", "reading_version
            "STYLES"]
 
 
+@functools.lru_cache(maxsize=64)  # checked, then looked up in the cache: the same text twice
 def normalize(text: str, language: Language) -> str:
     """The text as it should be spoken in ``language``: digits, dates, units and symbols as words."""
     return normalize_with(text, STYLES[language])

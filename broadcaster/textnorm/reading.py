@@ -21,9 +21,13 @@ or, as written before romanized readings existed, characters that sound right
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.util
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from broadcaster.config import Language, is_romanized
 from broadcaster.textnorm import cantonese, mandarin
@@ -69,17 +73,24 @@ class Sentence:
         return "".join(f"{w.text}({w.reading})" if w.reading else w.text for w in self.words)
 
 
-READINGS_VERSION = 1
-"""Changes whenever this module would give other readings for the same text."""
-
-
 @functools.cache
 def reading_versions() -> tuple[str, ...]:
-    """Everything that decides the readings of a text besides the text and the lexicon."""
-    from importlib.metadata import version
+    """Everything that decides the readings of a text besides the text and the lexicon: the
+    normalization rules and this front end (by their source), pypinyin and ToJyutping (by
+    their installed files: found without importing them, faster than their package metadata).
+    """
+    sources = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        sources.update(path.read_bytes())
+    return (sources.hexdigest(), _installed("pypinyin"), _installed("ToJyutping"))
 
-    return (str(READINGS_VERSION), version("pypinyin"), version("ToJyutping"),
-            repr(sorted(mandarin.READINGS.items())), repr(sorted(cantonese.READINGS.items())))  # fmt: skip
+
+def _installed(package: str) -> str:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return f"{package}: not installed"
+    stat = os.stat(spec.origin)
+    return f"{package}: {stat.st_size} {stat.st_mtime_ns}"
 
 
 def read(text: str, language: Language, lexicon: Mapping[str, str] | None = None) -> Sentence:

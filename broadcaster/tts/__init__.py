@@ -1,15 +1,18 @@
-"""Text-to-speech: one :class:`Engine` interface, one module per engine, a cache."""
+"""Text-to-speech: one :class:`Engine` interface, one module per engine, a cache.
+
+Nothing here imports numpy until something is spoken: a warm render only looks things up.
+"""
 
 from __future__ import annotations
 
-from broadcaster.tts.base import Engine, VoiceInfo, verify_speech
+from broadcaster.tts.base import Engine, VoiceInfo
 from broadcaster.tts.espeak import EspeakEngine
 from broadcaster.tts.pyttsx3_engine import Pyttsx3Engine
 from broadcaster.tts.sherpa import SherpaOnnxEngine
 from broadcaster.tts.speaker import Speaker, Spoken
 from broadcaster.tts.tone import ToneEngine
 
-__all__ = ["Engine", "VoiceInfo", "Speaker", "Spoken", "verify_speech", "all_engines"]
+__all__ = ["Engine", "VoiceInfo", "Speaker", "Spoken", "all_engines"]
 
 
 def all_engines() -> dict[str, Engine]:

@@ -1,23 +1,22 @@
-"""The engine interface, and the checks every engine's output must pass.
+"""The engine interface.
 
 An engine is untrusted: it may hang, crash, return early, or return silence
-or noise. :func:`verify_speech` decides whether what came back is usable.
+or noise; :mod:`broadcaster.tts.verify` decides whether what came back is usable.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from broadcaster.config import Language, SpeechSettings
-from broadcaster.errors import EngineError
-from broadcaster.pcm import Pcm, rms_dbfs
 from broadcaster.textnorm import Sentence
+
+if TYPE_CHECKING:
+    from broadcaster.pcm import Pcm
 
 
 @dataclass(frozen=True)
@@ -62,62 +61,5 @@ class Engine(ABC):
 
 _SPOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z0-9]")
 
-MIN_S_PER_CHAR = 0.05
-MAX_S_PER_CHAR = 1.2
-MAX_EXTRA_S = 2.0
-SILENT_DBFS = -50.0
-CLIPPED_FRACTION = 0.005
-NOISE_FLATNESS = 0.5
-
-
 def spoken_chars(text: str) -> int:
     return len(_SPOKEN.findall(text))
-
-
-def verify_speech(pcm: Pcm, text: str, engine: str) -> Pcm:
-    """Return ``pcm`` if it is plausible speech for ``text``; else raise :class:`EngineError`."""
-    samples = pcm.samples
-    if pcm.rate_hz < 8000 or len(samples) == 0:
-        raise EngineError(engine, "returned no audio")
-    if not np.all(np.isfinite(samples)):
-        raise EngineError(engine, "returned invalid samples")
-    chars = max(1, spoken_chars(text))
-    low = chars * MIN_S_PER_CHAR
-    high = chars * MAX_S_PER_CHAR + MAX_EXTRA_S
-    if not low <= pcm.duration_s <= high:
-        raise EngineError(
-            engine,
-            f"returned {pcm.duration_s:.2f} s for {chars} characters (expected {low:.1f} to {high:.1f} s)",
-        )
-    if rms_dbfs(samples) < SILENT_DBFS:
-        raise EngineError(engine, "returned silence")
-    if np.mean(np.abs(samples) >= 0.999) > CLIPPED_FRACTION:
-        raise EngineError(engine, "returned clipped audio")
-    if spectral_flatness(pcm) > NOISE_FLATNESS:
-        raise EngineError(engine, "returned noise, not speech")
-    return pcm
-
-
-FLATNESS_SPAN_S = 5.0
-FLATNESS_FRAME = 1024
-
-
-def spectral_flatness(pcm: Pcm) -> float:
-    """0 for a pure tone, near 1 for white noise; speech is well below 0.5.
-
-    Welch's power spectrum (1024-sample Hann frames overlapping by half, each less its
-    mean), on the first few seconds: enough to tell speech from noise.
-    """
-    samples = pcm.samples[: round(FLATNESS_SPAN_S * pcm.rate_hz)].astype(np.float64)
-    size = min(FLATNESS_FRAME, len(samples))
-    if size < 2:
-        return 0.0
-    frames = np.lib.stride_tricks.sliding_window_view(samples, size)[:: max(size // 2, 1)]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(size) / size)  # periodic Hann
-    power = np.mean(np.abs(np.fft.rfft(frames * window, axis=1)) ** 2, axis=0)
-    power[1 : (size + 1) // 2] *= 2  # one-sided: every bin but DC (and Nyquist) counts twice
-    power = power[power > 0]
-    if len(power) == 0:
-        return 0.0
-    return float(math.exp(np.mean(np.log(power))) / np.mean(power))

@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import uuid
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from broadcaster.errors import AudioError
-from broadcaster.pcm import Pcm, read_wav, write_wav
+
+if TYPE_CHECKING:
+    from broadcaster.pcm import Pcm
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ class AudioCache:
         return self.path(key).is_file()
 
     def get(self, key: str) -> Pcm | None:
+        from broadcaster.pcm import read_wav  # numpy: not needed to look a key up
+
         path = self.path(key)
         if not path.is_file():
             return None
@@ -64,11 +69,13 @@ class AudioCache:
     def write_note(self, name: str, text: str) -> None:
         path = self.folder / name[:2] / f"{name}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
 
     def put(self, key: str, pcm: Pcm) -> Path:
+        from broadcaster.pcm import write_wav
+
         path = self.path(key)
         write_wav(path, pcm)
         return path

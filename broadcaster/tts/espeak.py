@@ -12,19 +12,21 @@ cannot become an option.
 from __future__ import annotations
 
 import functools
-import html
 import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import AudioError, EngineError
-from broadcaster.pcm import Pcm, read_wav
 from broadcaster.textnorm import Sentence, Word
 from broadcaster.tts.base import Engine, VoiceInfo
+
+if TYPE_CHECKING:
+    from broadcaster.pcm import Pcm
 
 VOICES = {Language.MANDARIN: "cmn-latn-pinyin", Language.CANTONESE: "yue-latn-jyutping"}
 ENGLISH = "en"
@@ -93,6 +95,7 @@ class EspeakEngine(Engine):
 
     def prepare(self, sentence: Sentence, language: Language, settings: SpeechSettings) -> str:
         """SSML: the readings in the language's voice, Latin words in the English one."""
+        import html
         voice = self._configured(language, settings)
         runs: list[tuple[str, str]] = []  # (voice, text), neighbours with the same voice joined
         for word in sentence.words:
@@ -120,6 +123,8 @@ class EspeakEngine(Engine):
             self._run([*self._options(voice, settings), *_markup(text), "-w", str(out), "--stdin"], text,
                       timeout_s)  # fmt: skip
             try:
+                from broadcaster.pcm import read_wav
+
                 return read_wav(out)
             except AudioError as exc:
                 raise EngineError(self.name, f"wrote no usable audio: {exc}") from exc

@@ -7,19 +7,21 @@ killed at the timeout, so a hung or crashed engine cannot take the station down.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import AudioError, EngineError
-from broadcaster.pcm import Pcm, read_wav
 from broadcaster.tts.base import Engine, VoiceInfo
 from broadcaster.tts.pyttsx3_worker import choose
+
+if TYPE_CHECKING:
+    from broadcaster.pcm import Pcm
 
 
 class Pyttsx3Engine(Engine):
@@ -30,6 +32,8 @@ class Pyttsx3Engine(Engine):
 
     @functools.cached_property
     def version(self) -> str:  # type: ignore[override]
+        import importlib.metadata  # slow to import: only when asked
+
         try:
             return f"{importlib.metadata.version('pyttsx3')}-{sys.platform}"
         except importlib.metadata.PackageNotFoundError:
@@ -79,6 +83,8 @@ class Pyttsx3Engine(Engine):
                        "timeout_s": timeout_s}  # fmt: skip
             self._call(request, timeout_s)
             try:
+                from broadcaster.pcm import read_wav
+
                 return read_wav(out)
             except AudioError as exc:
                 raise EngineError(self.name, f"wrote no usable audio: {exc}") from exc

@@ -10,17 +10,17 @@ and kept; calls are serialised because one model is not re-entrant.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import EngineError
-from broadcaster.pcm import Pcm
 from broadcaster.tts.base import Engine, VoiceInfo
+
+if TYPE_CHECKING:
+    from broadcaster.pcm import Pcm
 
 
 class SherpaOnnxEngine(Engine):
@@ -32,6 +32,8 @@ class SherpaOnnxEngine(Engine):
 
     @functools.cached_property
     def version(self) -> str:  # type: ignore[override]
+        import importlib.metadata  # slow to import: only when asked
+
         try:
             return importlib.metadata.version("sherpa-onnx")
         except importlib.metadata.PackageNotFoundError:
@@ -88,6 +90,10 @@ class SherpaOnnxEngine(Engine):
                 audio = model.generate(text, sid=0, speed=settings.speed)  # type: ignore[attr-defined]
             except Exception as exc:
                 raise EngineError(self.name, f"failed: {exc}") from exc
+        import numpy as np
+
+        from broadcaster.pcm import Pcm
+
         return Pcm(np.asarray(audio.samples, dtype=np.float32), int(audio.sample_rate))
 
     def voices(self, speech: Mapping[Language, SpeechSettings]) -> list[VoiceInfo]:

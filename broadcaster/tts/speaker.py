@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from broadcaster.config import Language, SpeechSettings
 from broadcaster.errors import EngineError, SpeechError
-from broadcaster.pcm import Pcm
 from broadcaster.textnorm import Sentence
-from broadcaster.tts.base import Engine, verify_speech
+from broadcaster.tts.base import Engine
 from broadcaster.tts.cache import AudioCache, cache_key
+
+if TYPE_CHECKING:
+    from broadcaster.pcm import Pcm
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +100,8 @@ class Speaker:
         found = self.cached(sentence, language, settings)
         if found is not None:
             return found
+        from broadcaster.tts.verify import verify_speech  # numpy: only when something is spoken
+
         tried: list[str] = []
         for engine in self.chain(settings):
             try:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from broadcaster.config import Language, SpeechSettings
-from broadcaster.pcm import Pcm
 from broadcaster.tts.base import Engine, VoiceInfo, spoken_chars
+
+if TYPE_CHECKING:
+    from broadcaster.pcm import Pcm
 
 RATE_HZ = 22_050
 SYLLABLE_S = 0.18
@@ -30,6 +31,10 @@ class ToneEngine(Engine):
 
     def synthesize(self, text: str, language: Language, settings: SpeechSettings,
                    timeout_s: float) -> Pcm:  # fmt: skip
+        import numpy as np
+
+        from broadcaster.pcm import Pcm
+
         self.calls += 1
         n = round(SYLLABLE_S / settings.speed * RATE_HZ)
         t = np.arange(n) / RATE_HZ
