@@ -63,12 +63,13 @@ def _print_problems(problems: list[Problem], out=None) -> None:  # type: ignore[
         print(problem.render(Path.cwd()), file=out)
 
 
-def load_station(args: argparse.Namespace, extra: tuple[Path, ...] = ()) -> tuple[Content, Problems]:
+def load_station(args: argparse.Namespace, extra: tuple[Path, ...] = (),
+                 warnings: bool = True) -> tuple[Content, Problems]:  # fmt: skip
     """Read the station's config and content; switch to the config's interface language."""
     from broadcaster.content import load_content
     from broadcaster.problems import Problems
 
-    problems = Problems()
+    problems = Problems(warnings)
     config_path = _config_path(args)
     if config_path is not None and not config_path.is_file():
         raise BroadcasterError(_("config file {path} does not exist").format(path=config_path))
@@ -80,8 +81,9 @@ def load_station(args: argparse.Namespace, extra: tuple[Path, ...] = ()) -> tupl
 
 
 def require_content(args: argparse.Namespace) -> Content:
-    """The station's content, or :class:`ContentError` listing every error."""
-    content, problems = load_station(args)
+    """The station's content, or :class:`ContentError` listing every error (``check`` shows the
+    warnings too)."""
+    content, problems = load_station(args, warnings=False)
     if problems.has_errors:
         raise ContentError(list(problems))
     return content
@@ -237,8 +239,8 @@ def _announcement_arg(args: argparse.Namespace, name: str):  # type: ignore[no-u
 
     path = Path(name)
     if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
-        content, _problems = load_station(args)
-        problems = Problems()
+        content, _problems = load_station(args, warnings=False)
+        problems = Problems(warnings=False)
         announcement = load_announcement(path, content.config.root, problems)
         if announcement is None or problems.has_errors:
             raise ContentError(list(problems))

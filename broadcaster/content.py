@@ -220,7 +220,7 @@ def _plain(char: str) -> bool:
 
 def _check_readable(node: Scalar, text: str, language: Language, f: Fields) -> None:
     """Warn about what will not be read as Chinese: Latin words and symbols."""
-    if all(_plain(c) for c in text):
+    if not f.problems.wants_warnings or all(_plain(c) for c in text):
         return  # nothing to warn about, whatever the rules make of it: no need to load them
     from broadcaster.textnorm import normalize
 

@@ -5,20 +5,24 @@ reaches the lanes at the same level, and limited so that no inter-sample
 peak exceeds the ceiling (measured with 4x oversampling).
 
 Everything here works on blocks of a stream, so an hour of audio is never held
-in memory at once: :class:`Meter` and :class:`TruePeak` are fed block by block,
-and :func:`master` reads its source a block at a time and writes one pass per
-sink. :func:`normalize` does the same for audio already in memory.
+in memory at once: :class:`Meter` is fed block by block, and :func:`master`
+reads its source a block at a time (limiting and measuring the true peak of each
+with a margin around it) and writes one pass per sink. :func:`normalize` does
+the same for audio already in memory.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import numpy as np
-from scipy.signal import sosfilt
 
+from broadcaster.iir import Cascade
+from broadcaster.ordered import ordered_map
 from broadcaster.pcm import Pcm
 
 OVERSAMPLE = 4
@@ -31,47 +35,47 @@ BLOCK = 1 << 20  # samples per block (4 MiB in float32)
 _STRETCH_STEPS = 200  # 100 ms steps filtered at a time
 
 
-def _k_weighting(rate_hz: int) -> np.ndarray:
-    """BS.1770's K-weighting at ``rate_hz``: a high shelf (+4 dB above ~1.7 kHz), then a high pass."""
+def _k_weighting(rate_hz: int) -> list[tuple[float, float, float, float, float]]:
+    """BS.1770's K-weighting at ``rate_hz``: a high shelf (+4 dB above ~1.7 kHz), then a high pass;
+    each as (b0, b1, b2, a1, a2)."""
     k = math.tan(math.pi * 1681.974450955533 / rate_hz)
     q, vh = 0.7071752369554196, 10 ** (3.999843853973347 / 20)
     vb = vh**0.4996667741545416
     a0 = 1 + k / q + k * k
-    shelf = [(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0,
-             1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]  # fmt: skip
+    shelf = ((vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0,
+             2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0)  # fmt: skip
     k, q = math.tan(math.pi * 38.13547087602444 / rate_hz), 0.5003270373238773
     a0 = 1 + k / q + k * k
-    high_pass = [1.0, -2.0, 1.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
-    return np.array([shelf, high_pass])
+    high_pass = (1.0, -2.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0)
+    return [shelf, high_pass]
 
 
 class Meter:
     """Integrated loudness (BS.1770-4, gated) of a mono signal fed a block at a time.
 
-    K-weighted in float32 with the filter's state carried from block to block, and
-    summed in 100 ms steps: the result does not depend on how the signal was cut. A
-    tiny offset (-120 dBFS, removed by the filter's high pass) keeps the filter's state
-    out of denormal numbers in silence, which are ~7x slower.
+    K-weighted in float32 with the filters' state carried from block to block, and
+    summed in 100 ms steps: the result does not depend on how the signal was cut.
     """
 
     def __init__(self, rate_hz: int) -> None:
         self.rate_hz = rate_hz
         self._step = rate_hz // 10
-        self._sos = _k_weighting(rate_hz).astype(np.float32)
-        self._state = np.zeros((len(self._sos), 2), np.float32)
+        self._filter = Cascade(_k_weighting(rate_hz))
         self._rest = np.zeros(0, np.float32)  # less than a step, waiting for the next block
         self._energy: list[np.ndarray] = []
         self._steps = 0
+
+    def _weighted(self, samples: np.ndarray, k_filter: Cascade) -> np.ndarray:
+        """Energy per 100 ms step of the K-weighted ``samples`` (whole steps)."""
+        weighted = k_filter.filter(samples).reshape(-1, self._step)
+        return np.einsum("ij,ij->i", weighted, weighted).astype(np.float64)
 
     def feed(self, samples: np.ndarray) -> None:
         data = np.concatenate([self._rest, samples]) if len(self._rest) else samples
         usable = len(data) // self._step * self._step
         stretch = _STRETCH_STEPS * self._step
         for first in range(0, usable, stretch):
-            chunk = data[first : min(first + stretch, usable)].astype(np.float32) + np.float32(1e-6)
-            weighted, self._state = sosfilt(self._sos, chunk, zi=self._state)
-            weighted *= weighted
-            self._energy.append(weighted.reshape(-1, self._step).sum(axis=1, dtype=np.float64))
+            self._energy.append(self._weighted(data[first : min(first + stretch, usable)], self._filter))
         self._steps += usable // self._step
         self._rest = np.array(data[usable:], np.float32)
 
@@ -85,8 +89,7 @@ class Meter:
         if self._steps < 4:
             missing = (4 - self._steps) * self._step
             padded = np.concatenate([self._rest, np.zeros(missing - len(self._rest), np.float32)])
-            weighted, _ = sosfilt(self._sos, padded + np.float32(1e-6), zi=self._state)
-            steps.append((weighted.astype(np.float64) ** 2).reshape(-1, self._step).sum(axis=1))
+            steps.append(self._weighted(padded, copy.copy(self._filter)))  # the state stays as it was
         energy = np.concatenate(steps)
         # 400 ms blocks, overlapping by 75 %: four steps each.
         power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * self._step)
@@ -168,35 +171,12 @@ def _candidates(samples: np.ndarray, level: float, first: int = 0,
     return np.concatenate(found), np.concatenate(values)
 
 
-class TruePeak:
-    """The true peak (4x oversampled, BS.1770-4 Annex 2) of a signal fed a block at a time."""
-
-    def __init__(self) -> None:
-        # The samples not measured yet, after the _HALF before them (silence at the start).
-        self._tail = np.zeros(_HALF, np.float32)
-        self._peak = 0.0
-
-    def _measure(self, data: np.ndarray, last: int) -> None:
-        level = _largest(data) * 10 ** (-CANDIDATE_MARGIN_DB / 20)
-        _, peaks = _candidates(data, level, _HALF, last)
-        self._peak = max(self._peak, float(peaks.max(initial=0.0)))
-
-    def feed(self, samples: np.ndarray) -> None:
-        data = np.concatenate([self._tail, samples])
-        self._measure(data, len(data) - _HALF)  # positions with all 13 samples around them
-        waiting = max(len(data) - _HALF, _HALF)  # the first position not measured yet
-        self._tail = data[waiting - _HALF :]
-
-    def dbfs(self) -> float:
-        data = np.concatenate([self._tail, np.zeros(_HALF, np.float32)])  # silence after the end
-        self._measure(data, len(data) - _HALF)
-        return 20 * math.log10(self._peak) if self._peak > 0 else -math.inf
-
-
 def true_peak_dbfs(pcm: Pcm) -> float:
-    meter = TruePeak()
-    meter.feed(pcm.samples)
-    return meter.dbfs()
+    """The true peak (4x oversampled, BS.1770-4 Annex 2), in dBFS."""
+    largest = _largest(pcm.samples)
+    _, peaks = _candidates(pcm.samples, largest * 10 ** (-CANDIDATE_MARGIN_DB / 20))
+    peak = max(largest, float(peaks.max(initial=0.0)))
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
 def _running_min(values: np.ndarray, window: int) -> np.ndarray:
@@ -241,30 +221,33 @@ def _limiter_gain(samples: np.ndarray, ceiling: float, rate_hz: int) -> np.ndarr
 
 
 Read = Callable[[int, int], np.ndarray]
-"""``read(first, count)``: ``count`` samples of the source from ``first`` (float32)."""
+"""``read(first, count)``: ``count`` samples of the source from ``first`` (float32); thread-safe."""
 
 
-def limited(read: Read, length: int, rate_hz: int, gain: float,
-            ceiling_dbfs: float) -> Iterator[tuple[np.ndarray, bool]]:  # fmt: skip
-    """The source times ``gain``, limited to ``ceiling_dbfs`` (true peak), a block at a time; with
-    each block, whether the limiter acted on it.
+def limited_block(read: Read, length: int, rate_hz: int, gain: float, ceiling_dbfs: float,
+                  first: int, last: int) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Samples ``first:last`` of the source times ``gain``, limited to ``ceiling_dbfs`` (true
+    peak); and their true peak (linear).
 
-    Each block is read with a margin on both sides, so the gain around a peak near a
-    block's edge is the same as if the whole signal were limited at once.
+    The block is read with a margin on both sides, so the gain around a peak near its
+    edge, and the peak itself, are the same as if the whole signal were done at once.
     """
-    ceiling = 10 ** (ceiling_dbfs / 20)
     window = 2 * round(LIMITER_WINDOW_S * rate_hz) + 1
     margin = 2 * window + 2 * _HALF
-    for first in range(0, length, BLOCK):
-        last = min(first + BLOCK, length)
-        low, high = max(first - margin, 0), min(last + margin, length)
-        samples = np.multiply(read(low, high - low), np.float32(gain), dtype=np.float32)
-        curve = _limiter_gain(samples, ceiling, rate_hz)
-        block = samples[first - low : last - low]
-        if curve is None:
-            yield block, False
-        else:
-            yield block * curve[first - low : last - low], True
+    low, high = max(first - margin, 0), min(last + margin, length)
+    samples = np.multiply(read(low, high - low), np.float32(gain), dtype=np.float32)
+    curve = _limiter_gain(samples, 10 ** (ceiling_dbfs / 20), rate_hz)
+    if curve is not None:
+        samples *= curve
+    inner = samples[first - low : last - low]
+    largest = _largest(inner)
+    _, peaks = _candidates(samples, largest * 10 ** (-CANDIDATE_MARGIN_DB / 20), first - low, last - low)
+    return inner, max(largest, float(peaks.max(initial=0.0)))
+
+
+def _limited(read: Read, length: int, rate_hz: int, gain: float, ceiling_dbfs: float,
+             block: tuple[int, int]) -> tuple[np.ndarray, float]:  # fmt: skip
+    return limited_block(read, length, rate_hz, gain, ceiling_dbfs, *block)
 
 
 Sink = Callable[[], AbstractContextManager[Callable[[np.ndarray], None]]]
@@ -272,31 +255,32 @@ Sink = Callable[[], AbstractContextManager[Callable[[np.ndarray], None]]]
 
 
 def master(read: Read, length: int, rate_hz: int, measured_lufs: float, target_lufs: float,
-           ceiling_dbfs: float, sink: Sink) -> tuple[float, float]:  # fmt: skip
+           ceiling_dbfs: float, sink: Sink, workers: int = 2) -> tuple[float, float]:  # fmt: skip
     """Write the source (of loudness ``measured_lufs``) at ``target_lufs`` integrated and a true
     peak of at most ``ceiling_dbfs``; the loudness and true peak written.
 
-    Gain alone moves the loudness by exactly the gain. Limiting lowers it a little, so
-    after a pass that limited, the gain is raised by what is missing and the source is
-    written again (the sink is opened anew), at most :data:`MAX_PASSES` times. If the
-    interpolator's error lets a peak through, the limiter goes lower on the next pass:
-    the ceiling wins over the loudness target. Silence is written as it is.
+    Blocks are limited by ``workers`` threads while this one measures and writes them in
+    order. Limiting lowers the loudness a little, so if the result misses the target by
+    more than :data:`LOUDNESS_TOLERANCE_DB`, the gain is raised by what is missing and
+    the source is written again (the sink is opened anew), at most :data:`MAX_PASSES`
+    times. If the interpolator's error lets a peak through, the limiter goes lower on the
+    next pass: the ceiling wins over the loudness target. Silence is written as it is.
     """
     gain_db = target_lufs - measured_lufs if math.isfinite(measured_lufs) else 0.0
     limit_dbfs = ceiling_dbfs - LIMITER_MARGIN_DB
     for _ in range(MAX_PASSES):
-        meter, peak, acted = Meter(rate_hz), TruePeak(), False
+        meter, peak = Meter(rate_hz), 0.0
+        blocks = [(first, min(first + BLOCK, length)) for first in range(0, length, BLOCK)]
+        work = functools.partial(_limited, read, length, rate_hz, 10 ** (gain_db / 20), limit_dbfs)
         with sink() as write:
-            for block, touched in limited(read, length, rate_hz, 10 ** (gain_db / 20), limit_dbfs):
-                meter.feed(block)
-                peak.feed(block)
-                write(block)
-                acted |= touched
-        lufs = meter.lufs() if acted else measured_lufs + gain_db
-        peak_dbfs = peak.dbfs()
+            for samples, block_peak in ordered_map(work, blocks, workers):
+                meter.feed(samples)
+                write(samples)
+                peak = max(peak, block_peak)
+        lufs, peak_dbfs = meter.lufs(), 20 * math.log10(peak) if peak > 0 else -math.inf
         if peak_dbfs > ceiling_dbfs:
             limit_dbfs -= peak_dbfs - ceiling_dbfs + 0.1
-        elif not acted or abs(lufs - target_lufs) <= LOUDNESS_TOLERANCE_DB:
+        elif not math.isfinite(lufs) or abs(lufs - target_lufs) <= LOUDNESS_TOLERANCE_DB:
             break
         else:
             gain_db += target_lufs - lufs

@@ -166,6 +166,7 @@ class Spool:
         self.listener = listener
         self.length = 0
         self._file = tempfile.TemporaryFile(dir=folder, prefix=".spool-")
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Spool:
         return self
@@ -175,8 +176,9 @@ class Spool:
 
     def append(self, samples: np.ndarray) -> None:
         samples = np.asarray(samples, np.float32)
-        self._file.seek(0, os.SEEK_END)
-        self._file.write(samples.tobytes())
+        with self._lock:
+            self._file.seek(0, os.SEEK_END)
+            self._file.write(samples.tobytes())
         if self.listener is not None:
             self.listener(samples)
         self.length += len(samples)
@@ -187,8 +189,10 @@ class Spool:
             self.append(self.read(start, min(_CHUNK, last - start)))
 
     def read(self, first: int, count: int) -> np.ndarray:
-        self._file.seek(first * 4)
-        return np.frombuffer(self._file.read(count * 4), np.float32)
+        """Samples ``first:first + count``; safe to call from several threads."""
+        with self._lock:
+            self._file.seek(first * 4)
+            return np.frombuffer(self._file.read(count * 4), np.float32)
 
 
 def rms_dbfs(samples: np.ndarray) -> float:

@@ -48,13 +48,22 @@ class Problem:
 
 
 class Problems(list[Problem]):
-    """The problems collected while loading one set of files."""
+    """The problems collected while loading one set of files.
+
+    With ``warnings=False`` only errors are kept, and checks that can only warn are
+    skipped (for commands that use content rather than report on it).
+    """
+
+    def __init__(self, warnings: bool = True) -> None:
+        super().__init__()
+        self.wants_warnings = warnings
 
     def error(self, path: Path, line: int, column: int, message: Msg, hint: Msg | None = None):
         self.append(Problem(path, line, column, ERROR, message, hint))
 
     def warning(self, path: Path, line: int, column: int, message: Msg, hint: Msg | None = None):
-        self.append(Problem(path, line, column, WARNING, message, hint))
+        if self.wants_warnings:
+            self.append(Problem(path, line, column, WARNING, message, hint))
 
     @property
     def has_errors(self) -> bool:

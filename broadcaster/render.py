@@ -9,20 +9,18 @@ pauses and pre-recorded clips. The file is named by a hash of everything that
 decides its sound, so a warm render only normalizes text and checks that files
 exist, and a change anywhere (text, voice, speed, clip, loudness) renders anew.
 
-numpy, scipy and the audio modules are imported inside the functions that make
+numpy and the audio modules are imported inside the functions that make
 sound: a warm render only looks things up, and starts in a fraction of a second.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING
 from broadcaster.config import OUTPUT_RATE_HZ, Config, Language
 from broadcaster.content import Announcement, Clip, Pause, Speech
 from broadcaster.errors import AudioError, BroadcasterError
+from broadcaster.ordered import ordered_map
 from broadcaster.textnorm import Sentence, Word, reading_versions, sentences
 from broadcaster.tts.cache import cache_key
 from broadcaster.tts.speaker import Speaker
@@ -147,23 +146,11 @@ class Renderer:
             spoken = self.speaker.speak(sentence, language, settings, what)
             return spoken.pcm.resampled(OUTPUT_RATE_HZ), spoken.engine
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            ahead: deque[Future[tuple[Pcm, str] | None]] = deque()
-            said = iter(self.sentences(text, language))
-            try:
-                for count in itertools.count():
-                    wanted = 2 * workers - len(ahead)
-                    ahead.extend(pool.submit(speak, s) for s in itertools.islice(said, wanted))
-                    if not ahead:
-                        return
-                    if count:
-                        yield Pcm.silence(SENTENCE_GAP_S), None
-                    spoken = ahead.popleft().result()
-                    if spoken is not None:
-                        yield spoken
-            finally:  # on an error, the sentences not started yet are not spoken
-                for future in ahead:
-                    future.cancel()
+        for count, spoken in enumerate(ordered_map(speak, self.sentences(text, language), workers)):
+            if count:
+                yield Pcm.silence(SENTENCE_GAP_S), None
+            if spoken is not None:
+                yield spoken
 
     def _key(self, announcement: Announcement) -> str | None:
         """The rendered file's key, if every sentence is already cached; else None."""

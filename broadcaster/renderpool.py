@@ -1,7 +1,7 @@
 """Rendering for the station, in child processes.
 
 The station plays files; it does not synthesise speech or measure loudness in
-its own process. Those need the engines, scipy and large temporary arrays (a
+its own process. Those need the engines, the front ends and large temporary arrays (a
 cold start with 200 announcements would leave the daemon at ~190 MiB), and
 their CPU bursts would compete with the sound cards' feeders for the
 interpreter. A :class:`RenderPool` starts fresh processes (``spawn``: nothing

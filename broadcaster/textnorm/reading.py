@@ -33,7 +33,7 @@ from broadcaster.config import Language, is_romanized
 from broadcaster.textnorm import cantonese, mandarin
 from broadcaster.textnorm.rules import HANZI
 
-_RUN = re.compile(rf"{HANZI}+")
+_RUN = rf"{HANZI}+"  # compiled on first use, not at import (a warm render never reads)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def read(text: str, language: Language, lexicon: Mapping[str, str] | None = None
     """``text`` (normalized: digits already words) with a reading for every Chinese word."""
     words: list[Word] = []
     position = 0
-    for run in _RUN.finditer(text):
+    for run in re.finditer(_RUN, text):
         if run.start() > position:
             words.append(Word(text[position : run.start()]))
         words += _read_run(run[0], language, lexicon or {})

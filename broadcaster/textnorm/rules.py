@@ -304,7 +304,7 @@ def normalize_with(text: str, style: Style) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-_SPEAKS = re.compile(rf"{HANZI}|[A-Za-z0-9]")
+_SPEAKS = rf"{HANZI}|[A-Za-z0-9]"  # compiled on first use, not at import
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;…\n])")
 
 
@@ -318,7 +318,7 @@ def split_sentences(text: str, longest: int = 80) -> list[str]:
             cut = cut + 1 if cut > 0 else longest
             out.append(sentence[:cut])
             sentence = sentence[cut:].strip()
-        if sentence and not _SPEAKS.search(sentence) and out:
+        if sentence and not re.search(_SPEAKS, sentence) and out:
             out[-1] += sentence  # punctuation only (……, a closing quote): it belongs to the sentence before
         elif sentence:
             out.append(sentence)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,23 +44,25 @@ class Spoken:
 
 
 class Speaker:
-    def __init__(self, engines: dict[str, Engine], cache: AudioCache,
+    def __init__(self, engines: Mapping[str, Engine], cache: AudioCache,
                  platform: str = sys.platform, timeout_s: float = TIMEOUT_S) -> None:  # fmt: skip
         self.engines = engines
         self.cache = cache
         self.platform = platform
         self.timeout_s = timeout_s
 
-    def chain(self, settings: SpeechSettings) -> list[Engine]:
-        """Engines to try, best first: the configured one, a neural model if any, the defaults."""
+    def _names(self, settings: SpeechSettings) -> list[str]:
         names: list[str] = []
         if settings.engine != "auto":
             names.append(settings.engine)
         if settings.model_dir is not None:
             names.append("sherpa-onnx")
         names += DEFAULT_ORDER.get(self.platform, DEFAULT_ORDER["linux"])
-        unique = dict.fromkeys(n for n in names if n in self.engines)
-        return [self.engines[n] for n in unique]
+        return list(dict.fromkeys(n for n in names if n in self.engines))
+
+    def chain(self, settings: SpeechSettings) -> list[Engine]:
+        """Engines to try, best first: the configured one, a neural model if any, the defaults."""
+        return [self.engines[name] for name in self._names(settings)]
 
     @staticmethod
     def key(engine: Engine, voice: str, text: str, language: Language,
@@ -75,8 +78,7 @@ class Speaker:
         its version: an engine that hangs or was updated does not lose the
         station audio that is on disk and valid.
         """
-        chain = [engine.name for engine in self.chain(settings)]
-        return cache_key("sentence", chain, language.value, settings.engine, settings.voice,
+        return cache_key("sentence", self._names(settings), language.value, settings.engine, settings.voice,
                          settings.speed, settings.pitch, str(settings.model_dir or ""), sentence.text,
                          sentence.romanized)  # fmt: skip
 
