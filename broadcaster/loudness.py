@@ -31,6 +31,7 @@ LIMITER_WINDOW_S = 0.005
 LIMITER_MARGIN_DB = 0.2  # limit this far below the ceiling: room for the interpolator's own error
 LOUDNESS_TOLERANCE_DB = 0.3
 MAX_PASSES = 4
+LOSS_SAMPLE_EVERY = 8  # blocks: the limiter's loss of loudness is estimated on every 8th
 BLOCK = 1 << 20  # samples per block (4 MiB in float32)
 _STRETCH_STEPS = 200  # 100 ms steps filtered at a time
 
@@ -250,6 +251,18 @@ def _limited(read: Read, length: int, rate_hz: int, gain: float, ceiling_dbfs: f
     return limited_block(read, length, rate_hz, gain, ceiling_dbfs, *block)
 
 
+def _limiting_loss(read: Read, length: int, rate_hz: int, gain_db: float, ceiling_dbfs: float,
+                   blocks: list[tuple[int, int]]) -> float:  # fmt: skip
+    """How much limiting at ``gain_db`` lowers the loudness (dB), measured on ``blocks``."""
+    before, after = Meter(rate_hz), Meter(rate_hz)
+    gain = 10 ** (gain_db / 20)
+    for first, last in blocks:
+        before.feed(np.multiply(read(first, last - first), np.float32(gain), dtype=np.float32))
+        after.feed(limited_block(read, length, rate_hz, gain, ceiling_dbfs, first, last)[0])
+    loss = before.lufs() - after.lufs()
+    return loss if math.isfinite(loss) else 0.0
+
+
 Sink = Callable[[], AbstractContextManager[Callable[[np.ndarray], None]]]
 """``open()`` → a context whose value takes the output a block at a time; one per pass."""
 
@@ -260,17 +273,20 @@ def master(read: Read, length: int, rate_hz: int, measured_lufs: float, target_l
     peak of at most ``ceiling_dbfs``; the loudness and true peak written.
 
     Blocks are limited by ``workers`` threads while this one measures and writes them in
-    order. Limiting lowers the loudness a little, so if the result misses the target by
-    more than :data:`LOUDNESS_TOLERANCE_DB`, the gain is raised by what is missing and
-    the source is written again (the sink is opened anew), at most :data:`MAX_PASSES`
-    times. If the interpolator's error lets a peak through, the limiter goes lower on the
-    next pass: the ceiling wins over the loudness target. Silence is written as it is.
+    order. Limiting lowers the loudness a little: the gain makes up for what limiting
+    takes on a sample of the blocks, and if the result still misses the target by more
+    than :data:`LOUDNESS_TOLERANCE_DB`, the gain is raised by what is missing and the
+    source is written again (the sink is opened anew), at most :data:`MAX_PASSES` times.
+    If the interpolator's error lets a peak through, the limiter goes lower on the next
+    pass: the ceiling wins over the loudness target. Silence is written as it is.
     """
-    gain_db = target_lufs - measured_lufs if math.isfinite(measured_lufs) else 0.0
+    blocks = [(first, min(first + BLOCK, length)) for first in range(0, length, BLOCK)]
     limit_dbfs = ceiling_dbfs - LIMITER_MARGIN_DB
+    gain_db = target_lufs - measured_lufs if math.isfinite(measured_lufs) else 0.0
+    if math.isfinite(measured_lufs):
+        gain_db += _limiting_loss(read, length, rate_hz, gain_db, limit_dbfs, blocks[::LOSS_SAMPLE_EVERY])
     for _ in range(MAX_PASSES):
         meter, peak = Meter(rate_hz), 0.0
-        blocks = [(first, min(first + BLOCK, length)) for first in range(0, length, BLOCK)]
         work = functools.partial(_limited, read, length, rate_hz, 10 ** (gain_db / 20), limit_dbfs)
         with sink() as write:
             for samples, block_peak in ordered_map(work, blocks, workers):
