@@ -1,12 +1,15 @@
 """Rendering the seed article (3,474 characters, the 2020 Foshan report), as a user runs it.
 
-Run:  .venv/bin/python bench/bench_render.py [--language mandarin|cantonese]
+Run:  .venv/bin/python bench/bench_render.py [--language mandarin|cantonese] [--rounds 3]
+
+Each round runs 1 and 2 back to back, so a slow spell of the machine slows both;
+the figures are medians over the rounds.
 
 1. Raw ``espeak-ng -w`` on the same text as the station gives it (the readings,
    one sentence per line), in one process: the floor.
 2. Cold ``broadcaster render seed -o seed.wav`` (empty cache, whole process,
    imports included): wall time, the ratio to the floor, and the peak memory of
-   the render process.
+   the render process (its own; the espeak-ng workers are separate processes).
 3. Warm: ``broadcaster render seed`` again, everything cached (median of 5): what
    a secretary waits for after ``check``, and what the station does at start-up.
 4. Warm with ``-o seed.wav``: the same, plus a copy of the rendered file (100 MB).
@@ -54,27 +57,37 @@ def timed(command: list[str], cwd: Path, stdin: bytes | None = None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--language", default="mandarin", choices=["mandarin", "cantonese"])
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     language = Language(args.language)
     text = ARTICLE.read_text("utf-8")
     romanized = "\n".join(s.romanized for s in sentences(text, language))
     speed = round(NORMAL_WPM * SpeechSettings().speed)
+    raw, cold = [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = station(Path(tmp), args.language)
-        raw = timed(["espeak-ng", "-v", VOICES[language], "-s", str(speed), "-b", "1", "-w",
-                     str(folder / "raw.wav"), "--stdin"], folder, romanized.encode())  # fmt: skip
         render = [sys.executable, "-m", "broadcaster", "render", "seed", "-o", str(folder / "seed.wav")]
-        cold = timed(render, folder)
+        for _ in range(args.rounds):
+            shutil.rmtree(folder / "data", ignore_errors=True)
+            os.sync()
+            raw.append(timed(["espeak-ng", "-v", VOICES[language], "-s", str(speed), "-b", "1", "-w",
+                              str(folder / "raw.wav"), "--stdin"], folder, romanized.encode()))  # fmt: skip
+            cold.append(timed(render, folder))
+        # The largest of all finished child processes: the render (not its espeak-ng workers).
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         os.sync()  # the cold render's 300 MB on their way to disk would slow what follows
-        warm = statistics.median(timed(render[:-2], folder) for _ in range(5))
-        warm_copy = statistics.median(timed(render, folder) for _ in range(5))
-    print(f"seed article, {args.language}: {len(text)} characters")
-    print(f"raw espeak-ng -w, one process: {raw:.2f} s")
-    print(f"cold render (whole process): {cold:.2f} s = {cold / raw:.1f}x raw")
+        warm = [timed(render[:-2], folder) for _ in range(7)]
+        warm_copy = [timed(render, folder) for _ in range(5)]
+    median = statistics.median
+    print(f"seed article, {args.language}: {len(text)} characters, {args.rounds} rounds")
+    print(f"raw espeak-ng -w, one process: {median(raw):.2f} s (each: {', '.join(f'{x:.2f}' for x in raw)})")
+    print(f"cold render (whole process): {median(cold):.2f} s (each: {', '.join(f'{x:.2f}' for x in cold)})")
+    print(f"ratio of the medians: {median(cold) / median(raw):.1f}x raw; per round: "
+          f"{', '.join(f'{c / r:.1f}' for c, r in zip(cold, raw, strict=True))}")  # fmt: skip
     print(f"peak memory of the render process: {peak_mib:.0f} MiB")
-    print(f"warm render (whole process, median of 5): {warm * 1000:.0f} ms")
-    print(f"warm render -o seed.wav (median of 5): {warm_copy * 1000:.0f} ms")
+    print(f"warm render (whole process, median of 7): {median(warm) * 1000:.0f} ms "
+          f"(fastest {min(warm) * 1000:.0f} ms)")  # fmt: skip
+    print(f"warm render -o seed.wav (median of 5): {median(warm_copy) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ LIMITER_MARGIN_DB = 0.2  # limit this far below the ceiling: room for the interp
 LOUDNESS_TOLERANCE_DB = 0.3
 MAX_PASSES = 4
 LOSS_SAMPLE_EVERY = 8  # blocks: the limiter's loss of loudness is estimated on every 8th
-BLOCK = 1 << 20  # samples per block (4 MiB in float32)
 _STRETCH_STEPS = 200  # 100 ms steps filtered at a time
 
 
@@ -61,7 +60,7 @@ class Meter:
     def __init__(self, rate_hz: int) -> None:
         self.rate_hz = rate_hz
         self._step = rate_hz // 10
-        self._filter = Cascade(_k_weighting(rate_hz))
+        self._filter = copy.copy(_k_filter(rate_hz))
         self._rest = np.zeros(0, np.float32)  # less than a step, waiting for the next block
         self._energy: list[np.ndarray] = []
         self._steps = 0
@@ -91,17 +90,35 @@ class Meter:
             missing = (4 - self._steps) * self._step
             padded = np.concatenate([self._rest, np.zeros(missing - len(self._rest), np.float32)])
             steps.append(self._weighted(padded, copy.copy(self._filter)))  # the state stays as it was
-        energy = np.concatenate(steps)
-        # 400 ms blocks, overlapping by 75 %: four steps each.
-        power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * self._step)
-        with np.errstate(divide="ignore"):
-            blocks = -0.691 + 10 * np.log10(power)
-        loud = power[blocks > -70.0]
-        if len(loud) == 0:
-            return -math.inf
-        relative = -0.691 + 10 * math.log10(float(loud.mean())) - 10.0
-        gated = power[(blocks > -70.0) & (blocks > relative)]
-        return -0.691 + 10 * math.log10(float(gated.mean()))
+        return gated_lufs(np.concatenate(steps), self._step)
+
+
+@functools.cache
+def _k_filter(rate_hz: int) -> Cascade:
+    return Cascade(_k_weighting(rate_hz))
+
+
+def step_energies(samples: np.ndarray, rate_hz: int) -> np.ndarray:
+    """The K-weighted energy of each whole 100 ms step of ``samples``, from a silent start."""
+    weighted = copy.copy(_k_filter(rate_hz)).filter(samples)  # a copy: its own state, from silence
+    steps = weighted[: len(weighted) // (rate_hz // 10) * (rate_hz // 10)].reshape(-1, rate_hz // 10)
+    return np.einsum("ij,ij->i", steps, steps).astype(np.float64)
+
+
+def gated_lufs(energy: np.ndarray, step: int) -> float:
+    """Integrated loudness from the K-weighted energy of each 100 ms step (``step`` samples)."""
+    if len(energy) < 4:
+        energy = np.concatenate([energy, np.zeros(4 - len(energy))])
+    # 400 ms blocks, overlapping by 75 %: four steps each.
+    power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * step)
+    with np.errstate(divide="ignore"):
+        blocks = -0.691 + 10 * np.log10(power)
+    loud = power[blocks > -70.0]
+    if len(loud) == 0:
+        return -math.inf
+    relative = -0.691 + 10 * math.log10(float(loud.mean())) - 10.0
+    gated = power[(blocks > -70.0) & (blocks > relative)]
+    return -0.691 + 10 * math.log10(float(gated.mean()))
 
 
 def integrated_lufs(pcm: Pcm) -> float:
@@ -139,6 +156,20 @@ def _largest(samples: np.ndarray) -> float:
     return max(float(samples.max(initial=0.0)), -float(samples.min(initial=0.0)))
 
 
+def _oversampled(samples: np.ndarray, positions: np.ndarray, first: int, last: int) -> np.ndarray:
+    """For each position (relative to ``first``, within ``first:last``) the largest absolute value
+    of the 4x oversampled signal from it up to the next sample. Outside ``samples``: silence."""
+    n = len(samples)
+    low, high = first - _HALF, last + _HALF
+    context = samples[max(low, 0) : min(high, n)]
+    if low < 0 or high > n:
+        context = np.concatenate([np.zeros(max(-low, 0), np.float32), context,
+                                  np.zeros(max(high - n, 0), np.float32)])  # fmt: skip
+    windows = np.lib.stride_tricks.sliding_window_view(context, 2 * _HALF + 1)[positions]
+    between = np.abs(windows @ _PHASES_F32).max(axis=1)
+    return np.maximum(np.abs(windows[:, _HALF]), between)
+
+
 def _candidates(samples: np.ndarray, level: float, first: int = 0,
                 last: int | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Positions in ``first:last`` near a sample of at least ``level``, and for each the largest
@@ -154,19 +185,12 @@ def _candidates(samples: np.ndarray, level: float, first: int = 0,
     values: list[np.ndarray] = []
     for start in range(first, last, _BATCH):
         end = min(start + _BATCH, last)
-        magnitude = np.abs(samples[start : min(end + 1, n)])  # one more: the next position's sample
-        loud = magnitude >= level
+        loud = np.abs(samples[start : min(end + 1, n)]) >= level  # one more: the next position's sample
         loud[:-1] |= loud[1:]  # the stretch up to a loud sample too
         near = np.flatnonzero(loud[: end - start])
-        if len(near) == 0:
-            continue
-        at = near + start
-        positions = at[:, None] + _OFFSETS
-        inside = (positions >= 0) & (positions < n)
-        windows = np.where(inside, samples[positions.clip(0, n - 1)], np.float32(0))
-        between = np.abs(windows.astype(np.float32, copy=False) @ _PHASES_F32).max(axis=1)
-        found.append(at)
-        values.append(np.maximum(magnitude[near], between))
+        if len(near):
+            found.append(near + start)
+            values.append(_oversampled(samples, near, start, end))
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     return np.concatenate(found), np.concatenate(values)
@@ -174,10 +198,17 @@ def _candidates(samples: np.ndarray, level: float, first: int = 0,
 
 def true_peak_dbfs(pcm: Pcm) -> float:
     """The true peak (4x oversampled, BS.1770-4 Annex 2), in dBFS."""
-    largest = _largest(pcm.samples)
-    _, peaks = _candidates(pcm.samples, largest * 10 ** (-CANDIDATE_MARGIN_DB / 20))
-    peak = max(largest, float(peaks.max(initial=0.0)))
-    return 20 * math.log10(peak) if peak > 0 else -math.inf
+    return _dbfs(_true_peak(pcm.samples, 0, len(pcm.samples)))
+
+
+def _dbfs(linear: float) -> float:
+    return 20 * math.log10(linear) if linear > 0 else -math.inf
+
+
+def _true_peak(samples: np.ndarray, first: int, last: int) -> float:
+    largest = _largest(samples[first:last])
+    _, peaks = _candidates(samples, largest * 10 ** (-CANDIDATE_MARGIN_DB / 20), first, last)
+    return max(largest, float(peaks.max(initial=0.0)))
 
 
 def _running_min(values: np.ndarray, window: int) -> np.ndarray:
@@ -196,20 +227,15 @@ def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
     return ((sums[window:] - sums[:-window]) / window).astype(np.float32)
 
 
-def _limiter_gain(samples: np.ndarray, ceiling: float, rate_hz: int) -> np.ndarray | None:
-    """The gain that keeps the true peak of ``samples`` at most ``ceiling`` (linear), smooth around
-    each peak that needs it; None where nothing needs it.
+def _limit(samples: np.ndarray, at: np.ndarray, needed: np.ndarray, rate_hz: int) -> np.ndarray:
+    """Lower ``samples`` in place to at most ``needed`` of themselves at each position ``at``, with
+    a gain that is smooth around each; the stretches (start, end) it worked on.
 
-    The gain is worked out only around those peaks, stretch by stretch.
+    Worked out only around those positions, stretch by stretch.
     """
-    at, peaks = _candidates(samples, ceiling * 10 ** (-CANDIDATE_MARGIN_DB / 20))
-    over = peaks > ceiling
-    if not over.any():
-        return None
-    at, needed = at[over], (ceiling / peaks[over]).astype(np.float32)
     window = 2 * round(LIMITER_WINDOW_S * rate_hz) + 1
-    gain = np.ones(len(samples), np.float32)
     breaks = np.flatnonzero(np.diff(at) > 2 * window) + 1
+    spans = []
     for stretch, need in zip(np.split(at, breaks), np.split(needed, breaks), strict=True):
         start = max(int(stretch[0]) - 2 * window, 0)
         end = min(int(stretch[-1]) + 2 * window + 1, len(samples))
@@ -217,8 +243,9 @@ def _limiter_gain(samples: np.ndarray, ceiling: float, rate_hz: int) -> np.ndarr
         local[stretch - start] = need
         # The minimum over a window, then its average over the same window, is never
         # above what any sample in the window needs: smooth and still safe.
-        gain[start:end] *= _running_mean(_running_min(local, window), window)
-    return gain
+        samples[start:end] *= _running_mean(_running_min(local, window), window)
+        spans.append((start, end))
+    return np.array(spans, np.int64).reshape(-1, 2)
 
 
 Read = Callable[[int, int], np.ndarray]
@@ -232,23 +259,46 @@ def limited_block(read: Read, length: int, rate_hz: int, gain: float, ceiling_db
 
     The block is read with a margin on both sides, so the gain around a peak near its
     edge, and the peak itself, are the same as if the whole signal were done at once.
+    The peaks the limiter looked at are measured again only where it changed the signal.
     """
     window = 2 * round(LIMITER_WINDOW_S * rate_hz) + 1
     margin = 2 * window + 2 * _HALF
     low, high = max(first - margin, 0), min(last + margin, length)
     samples = np.multiply(read(low, high - low), np.float32(gain), dtype=np.float32)
-    curve = _limiter_gain(samples, 10 ** (ceiling_dbfs / 20), rate_hz)
-    if curve is not None:
-        samples *= curve
-    inner = samples[first - low : last - low]
-    largest = _largest(inner)
-    _, peaks = _candidates(samples, largest * 10 ** (-CANDIDATE_MARGIN_DB / 20), first - low, last - low)
-    return inner, max(largest, float(peaks.max(initial=0.0)))
+    ceiling = 10 ** (ceiling_dbfs / 20)
+    at, peaks = _candidates(samples, ceiling * 10 ** (-CANDIDATE_MARGIN_DB / 20))
+    over = peaks > ceiling
+    if over.any():
+        spans = _limit(samples, at[over], (ceiling / peaks[over]).astype(np.float32), rate_hz)
+        # The candidates whose 13 samples around them meet a stretch the limiter worked on.
+        span = np.searchsorted(spans[:, 0], at + _HALF + 1, side="right") - 1
+        changed = (span >= 0) & (at - _HALF - 1 < spans[np.maximum(span, 0), 1])
+        peaks = peaks.copy()
+        peaks[changed] = _oversampled(samples, at[changed], 0, len(samples))
+    inside = (at >= first - low) & (at < last - low)
+    if inside.any():
+        peak = float(peaks[inside].max())
+    else:  # nothing near the ceiling: measure this quiet block on its own
+        peak = _true_peak(samples, first - low, last - low)
+    return samples[first - low : last - low], peak
 
 
-def _limited(read: Read, length: int, rate_hz: int, gain: float, ceiling_dbfs: float,
-             block: tuple[int, int]) -> tuple[np.ndarray, float]:  # fmt: skip
-    return limited_block(read, length, rate_hz, gain, ceiling_dbfs, *block)
+BLOCK_STEPS = 200  # 100 ms steps per block mastered at a time (20 s)
+SETTLE_STEPS = 3  # steps filtered before a block, so its K-weighting starts as if from the start
+
+
+def _mastered(read: Read, length: int, rate_hz: int, gain: float, ceiling_dbfs: float,
+              block: tuple[int, int]) -> tuple[np.ndarray, float, np.ndarray]:  # fmt: skip
+    """Block ``first:last`` limited; its true peak; the K-weighted energy of each of its steps.
+
+    The K-weighting forgets where it started within ~50 ms (to float32 precision), so
+    each block is weighted on its own from 0.3 s before it: blocks can be done side by side.
+    """
+    first, last = block
+    step = rate_hz // 10
+    settle = min(first, SETTLE_STEPS * step)
+    samples, peak = limited_block(read, length, rate_hz, gain, ceiling_dbfs, first - settle, last)
+    return samples[settle:], peak, step_energies(samples, rate_hz)[settle // step :]
 
 
 def _limiting_loss(read: Read, length: int, rate_hz: int, gain_db: float, ceiling_dbfs: float,
@@ -272,28 +322,33 @@ def master(read: Read, length: int, rate_hz: int, measured_lufs: float, target_l
     """Write the source (of loudness ``measured_lufs``) at ``target_lufs`` integrated and a true
     peak of at most ``ceiling_dbfs``; the loudness and true peak written.
 
-    Blocks are limited by ``workers`` threads while this one measures and writes them in
-    order. Limiting lowers the loudness a little: the gain makes up for what limiting
+    Blocks are limited and measured by ``workers`` threads while this one writes them
+    in order. Limiting lowers the loudness a little: the gain makes up for what limiting
     takes on a sample of the blocks, and if the result still misses the target by more
     than :data:`LOUDNESS_TOLERANCE_DB`, the gain is raised by what is missing and the
     source is written again (the sink is opened anew), at most :data:`MAX_PASSES` times.
     If the interpolator's error lets a peak through, the limiter goes lower on the next
     pass: the ceiling wins over the loudness target. Silence is written as it is.
     """
-    blocks = [(first, min(first + BLOCK, length)) for first in range(0, length, BLOCK)]
+    step = rate_hz // 10
+    size = BLOCK_STEPS * step
+    blocks = [(first, min(first + size, length)) for first in range(0, length, size)]
     limit_dbfs = ceiling_dbfs - LIMITER_MARGIN_DB
     gain_db = target_lufs - measured_lufs if math.isfinite(measured_lufs) else 0.0
     if math.isfinite(measured_lufs):
         gain_db += _limiting_loss(read, length, rate_hz, gain_db, limit_dbfs, blocks[::LOSS_SAMPLE_EVERY])
     for _ in range(MAX_PASSES):
-        meter, peak = Meter(rate_hz), 0.0
-        work = functools.partial(_limited, read, length, rate_hz, 10 ** (gain_db / 20), limit_dbfs)
+        work = functools.partial(_mastered, read, length, rate_hz, 10 ** (gain_db / 20), limit_dbfs)
+        energies, peak, short = [], 0.0, Meter(rate_hz)
         with sink() as write:
-            for samples, block_peak in ordered_map(work, blocks, workers):
-                meter.feed(samples)
+            for samples, block_peak, energy in ordered_map(work, blocks, workers):
                 write(samples)
+                energies.append(energy)
                 peak = max(peak, block_peak)
-        lufs, peak_dbfs = meter.lufs(), 20 * math.log10(peak) if peak > 0 else -math.inf
+                if length < 4 * step:  # shorter than a gating block: measured as Meter does
+                    short.feed(samples)
+        lufs = short.lufs() if length < 4 * step else gated_lufs(np.concatenate(energies), step)
+        peak_dbfs = _dbfs(peak)
         if peak_dbfs > ceiling_dbfs:
             limit_dbfs -= peak_dbfs - ceiling_dbfs + 0.1
         elif not math.isfinite(lufs) or abs(lufs - target_lufs) <= LOUDNESS_TOLERANCE_DB:

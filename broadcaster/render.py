@@ -30,7 +30,7 @@ from broadcaster.config import OUTPUT_RATE_HZ, Config, Language
 from broadcaster.content import Announcement, Clip, Pause, Speech
 from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.ordered import ordered_map
-from broadcaster.textnorm import Sentence, Word, reading_versions, sentences
+from broadcaster.textnorm import Sentence, Word, each_sentence, reading_versions
 from broadcaster.tts.cache import cache_key
 from broadcaster.tts.speaker import Speaker
 
@@ -108,25 +108,32 @@ class Renderer:
         self.speaker = speaker
         self.folder = folder
 
-    def sentences(self, text: str, language: Language) -> list[Sentence]:
-        """What will be said, sentence by sentence, with readings (the station's lexicon first).
-
-        Kept in the cache by text, lexicon and the versions of everything that turns text into
-        readings (:func:`reading_versions`): the front ends take a second or two to load, and a
-        warm render should not need them, nor even the normalization rules.
-        """
+    def _readings_key(self, text: str, language: Language) -> str:
+        """Readings are kept in the cache by text, lexicon and the versions of everything that
+        turns text into readings (:func:`reading_versions`): the front ends take a second or two
+        to load, and a warm render should not need them, nor even the normalization rules."""
         lexicon = self.config.lexicon.get(language) or {}
-        key = cache_key("readings", language.value, sorted(lexicon.items()), reading_versions(), text)
-        note = self.speaker.cache.note(key)
-        if note is not None:
-            try:
-                return [Sentence(tuple(Word(t, r) for t, r in words)) for words in json.loads(note)]
-            except (ValueError, TypeError):
-                pass  # a damaged note is made again
-        said = sentences(text, language, lexicon)
-        self.speaker.cache.write_note(key, json.dumps([[[w.text, w.reading] for w in s.words] for s in said],
-                                                      ensure_ascii=False))  # fmt: skip
-        return said
+        return cache_key("readings", language.value, sorted(lexicon.items()), reading_versions(), text)
+
+    def _noted(self, text: str, language: Language) -> list[Sentence] | None:
+        """The readings of ``text`` if they are in the cache; never loads a front end."""
+        note = self.speaker.cache.note(self._readings_key(text, language))
+        if note is None:
+            return None
+        try:
+            return [Sentence(tuple(Word(t, r) for t, r in words)) for words in json.loads(note)]
+        except (ValueError, TypeError):
+            return None  # a damaged note is made again
+
+    def _reading(self, text: str, language: Language) -> Iterator[Sentence]:
+        """The front end's readings one sentence at a time; all of them noted at the end."""
+        said = []
+        for sentence in each_sentence(text, language, self.config.lexicon.get(language) or {}):
+            said.append(sentence)
+            yield sentence
+        self.speaker.cache.write_note(self._readings_key(text, language),
+                                      json.dumps([[[w.text, w.reading] for w in s.words] for s in said],
+                                                 ensure_ascii=False))  # fmt: skip
 
     def speech(self, text: str, language: Language, what: str) -> Iterator[tuple[Pcm, str | None]]:
         """Spoken ``text`` at the output rate, a piece at a time in order: sentences, and the pauses
@@ -146,7 +153,9 @@ class Renderer:
             spoken = self.speaker.speak(sentence, language, settings, what)
             return spoken.pcm.resampled(OUTPUT_RATE_HZ), spoken.engine
 
-        for count, spoken in enumerate(ordered_map(speak, self.sentences(text, language), workers)):
+        noted = self._noted(text, language)
+        said = noted if noted is not None else self._reading(text, language)  # spoken as they are read
+        for count, spoken in enumerate(ordered_map(speak, said, workers)):
             if count:
                 yield Pcm.silence(SENTENCE_GAP_S), None
             if spoken is not None:
@@ -158,7 +167,10 @@ class Renderer:
         layout: list[object] = []
         for segment in announcement.segments:
             if isinstance(segment, Speech):
-                for sentence in self.sentences(segment.text, announcement.language):
+                said = self._noted(segment.text, announcement.language)
+                if said is None:
+                    return None  # never read: not spoken either
+                for sentence in said:
                     if not sentence.speaks:
                         layout.append("pause")
                         continue

@@ -125,3 +125,14 @@ def test_the_filters_filter_as_scipy_does_however_the_signal_is_cut(rate):
     cascade = Cascade(sections)
     pieces = [cascade.filter(samples[first:last]) for first, last in _cuts(len(samples), rate)]
     assert np.max(np.abs(np.concatenate(pieces) - expected)) < 1e-5
+
+
+@pytest.mark.parametrize("seconds", [0.25, 45.0])
+def test_what_master_reports_is_what_it_wrote(seconds):
+    """Blocks are limited and measured side by side: the loudness and true peak reported are those
+    of the whole file, as one meter sees it."""
+    out, lufs, peak = loudness.normalize(speechlike(seconds, 1.0), -18.0, -1.5)
+    assert len(out.samples) == round(seconds * RATE)
+    assert lufs == pytest.approx(loudness.integrated_lufs(out), abs=1e-3)
+    assert peak == pytest.approx(loudness.true_peak_dbfs(out), abs=1e-3)
+    assert lufs == pytest.approx(-18.0, abs=loudness.LOUDNESS_TOLERANCE_DB) and peak <= -1.5

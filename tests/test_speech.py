@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +93,48 @@ def test_a_crashing_engine_is_reported(tmp_path):
     engine = EspeakEngine(_fake_program(tmp_path, "echo boom >&2; exit 3"))
     with pytest.raises(EngineError, match="exited with 3: boom"):
         engine.synthesize(MANDARIN, Language.MANDARIN, SETTINGS, 5)
+
+
+def test_the_library_worker_speaks_as_the_program_does():
+    """One worker process speaks sentence after sentence: the same speech as a program run each."""
+    worker, program = EspeakEngine(), EspeakEngine(worker=None)
+    for language, text in ((Language.MANDARIN, MANDARIN), (Language.CANTONESE, CANTONESE)) * 2:
+        prepared = worker.prepare(read(text, language), language, SETTINGS)
+        spoken = worker.synthesize(prepared, language, SETTINGS, 30)
+        expected = program.synthesize(prepared, language, SETTINGS, 30)
+        assert verify_speech(spoken, text, "espeak-ng") is spoken
+        assert spoken.rate_hz == expected.rate_hz
+        assert spoken.duration_s == pytest.approx(expected.duration_s, abs=0.1)  # its pause before
+    assert len(worker._started) == 1  # one process spoke all four
+    worker.close()
+    assert not worker._started
+
+
+def _fake_worker(body: str) -> list[str]:
+    return [sys.executable, "-c", f"import sys, time\nprint('{{\"rate\": 22050}}', flush=True)\n{body}"]
+
+
+def test_a_hanging_worker_is_killed_at_its_timeout_and_replaced():
+    engine = EspeakEngine(worker=_fake_worker("time.sleep(30)"))
+    for _ in range(2):
+        started = time.monotonic()
+        with pytest.raises(EngineError, match="did not finish within 1 s"):
+            engine.synthesize(MANDARIN, Language.MANDARIN, SETTINGS, 1)
+        assert time.monotonic() - started < 5
+    assert len(engine._started) == 2 and not any(w.alive for w in engine._started)
+
+
+def test_a_worker_that_dies_is_an_engine_error():
+    engine = EspeakEngine(worker=_fake_worker("sys.stdin.readline(); sys.exit(1)"))
+    with pytest.raises(EngineError, match="its worker stopped"):
+        engine.synthesize(MANDARIN, Language.MANDARIN, SETTINGS, 5)
+
+
+def test_without_the_library_the_program_speaks():
+    engine = EspeakEngine(worker=[sys.executable, "-c", "print('{\"error\": \"no library\"}')"])
+    pcm = engine.synthesize(MANDARIN, Language.MANDARIN, SETTINGS, 30)
+    assert verify_speech(pcm, MANDARIN, "espeak-ng") is pcm
+    assert engine._worker is None and not engine._started
 
 
 @pytest.mark.parametrize(("samples", "reason"), [
@@ -232,12 +276,12 @@ def test_spectral_flatness_is_welchs(seconds):
 
     from scipy.signal import welch
 
-    from broadcaster.tts.verify import spectral_flatness
+    from broadcaster.tts.verify import FLATNESS_SPAN_S, spectral_flatness
 
     rng = np.random.default_rng(5)
     n = round(seconds * 22050)
     for samples in (0.1 * rng.standard_normal(n), 0.3 * np.sin(np.arange(n) * 0.07) + 0.01 * rng.random(n)):
-        _, power = welch(samples[: 5 * 22050], fs=22050, nperseg=min(1024, n))
+        _, power = welch(samples[: round(FLATNESS_SPAN_S * 22050)], fs=22050, nperseg=min(1024, n))
         power = power[power > 0]
         expected = math.exp(np.mean(np.log(power))) / np.mean(power)
         assert spectral_flatness(Pcm(samples.astype(np.float32), 22050)) == pytest.approx(expected, rel=1e-3)

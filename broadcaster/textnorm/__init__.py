@@ -10,7 +10,7 @@ any engine sees the text. :func:`normalize` gives the words;
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from broadcaster.config import Language
 from broadcaster.textnorm import cantonese, mandarin
@@ -22,8 +22,8 @@ STYLES: dict[Language, Style] = {
     Language.CANTONESE: cantonese.STYLE,
 }
 
-__all__ = ["normalize", "sentences", "split_sentences", "read", "reading_versions", "Sentence", "Word",
-           "STYLES"]
+__all__ = ["normalize", "sentences", "each_sentence", "split_sentences", "read", "reading_versions",
+           "Sentence", "Word", "STYLES"]
 
 
 @functools.lru_cache(maxsize=64)  # checked, then looked up in the cache: the same text twice
@@ -34,4 +34,11 @@ def normalize(text: str, language: Language) -> str:
 
 def sentences(text: str, language: Language, lexicon: Mapping[str, str] | None = None) -> list[Sentence]:
     """The sentences to speak, each word with its reading; ``lexicon`` (the station's) comes first."""
-    return [read(sentence, language, lexicon) for sentence in split_sentences(normalize(text, language))]
+    return list(each_sentence(text, language, lexicon))
+
+
+def each_sentence(text: str, language: Language,
+                  lexicon: Mapping[str, str] | None = None) -> Iterator[Sentence]:  # fmt: skip
+    """:func:`sentences` one at a time: the first can be spoken while the others are read."""
+    for sentence in split_sentences(normalize(text, language)):
+        yield read(sentence, language, lexicon)

@@ -1,4 +1,4 @@
-"""espeak-ng, called as a program: the default engine on Linux.
+"""espeak-ng: the default engine on Linux.
 
 It gets the readings (:meth:`EspeakEngine.prepare`): pinyin through
 ``cmn-latn-pinyin`` and jyutping through ``yue-Latn-jyutping``, because it reads
@@ -7,15 +7,26 @@ voice falls back to English letter names for many characters). Latin words (LED,
 APP, QR) go to the English voice, in SSML: the romanized voices would read them
 as pinyin. Text goes in on standard input, never on the command line, so it
 cannot become an option.
+
+Speech comes from the espeak-ng library in worker processes that stay up
+(:mod:`broadcaster.tts.espeak_worker`): the program would load its voice data
+again for every sentence, which costs as much as speaking it. Where the library
+cannot be loaded, or another program is configured, the program is run instead.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import logging
+import queue
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,20 +39,117 @@ from broadcaster.tts.base import Engine, VoiceInfo
 if TYPE_CHECKING:
     from broadcaster.pcm import Pcm
 
+def _close_all(workers: list[Worker]) -> None:
+    while workers:
+        workers.pop().close()
+
+
 VOICES = {Language.MANDARIN: "cmn-latn-pinyin", Language.CANTONESE: "yue-latn-jyutping"}
 ENGLISH = "en"
 PROBE_TIMEOUT_S = 5.0
 NORMAL_WPM = 175
 PROBE = {Language.MANDARIN: "各位村民请注意戴口罩", Language.CANTONESE: "各位街坊唔好聚集"}
+WORKER = [sys.executable, "-m", "broadcaster.tts.espeak_worker"]
+
+logger = logging.getLogger(__name__)
+
+
+class Worker:
+    """One worker process (:mod:`broadcaster.tts.espeak_worker`), asked one thing at a time."""
+
+    def __init__(self, command: list[str] = WORKER) -> None:
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)  # fmt: skip
+        hello = self._exchange(None, PROBE_TIMEOUT_S)
+        if "rate" not in hello:
+            self.close()
+            raise EngineError(EspeakEngine.name, str(hello.get("error", "the worker did not start")))
+        self.rate_hz = int(hello["rate"])
+
+    def _exchange(self, request: dict[str, object] | None, timeout_s: float) -> dict[str, object]:
+        """Send ``request`` (None: just read), read the answer's header; killed after ``timeout_s``."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            self.proc.kill()
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
+        try:
+            if request is not None:
+                self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+                self.proc.stdin.flush()
+            header = json.loads(self.proc.stdout.readline() or b"null")
+            if isinstance(header, dict) and "samples" in header:
+                header["data"] = self.proc.stdout.read(2 * int(header["samples"]))
+        except (OSError, ValueError):
+            header = None
+        finally:
+            timer.cancel()
+        if not isinstance(header, dict) or len(header.get("data", b"")) != 2 * int(header.get("samples", 0)):
+            self.close()
+            if expired.is_set():
+                raise EngineError(EspeakEngine.name, f"did not finish within {timeout_s:.0f} s")
+            raise EngineError(EspeakEngine.name, "its worker stopped")
+        return header
+
+    def speak(self, request: dict[str, object], timeout_s: float) -> Pcm:
+        import numpy as np
+
+        from broadcaster.pcm import Pcm
+
+        answer = self._exchange(request, timeout_s)
+        if "error" in answer:
+            raise EngineError(EspeakEngine.name, str(answer["error"]))
+        samples = np.frombuffer(answer["data"], "<i2").astype(np.float32) / 32768  # type: ignore[arg-type]
+        return Pcm(samples, self.rate_hz)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
 
 class EspeakEngine(Engine):
     name = "espeak-ng"
     romanized = True
 
-    def __init__(self, program: str = "espeak-ng") -> None:
+    def __init__(self, program: str = "espeak-ng", worker: list[str] | None = WORKER) -> None:
+        """``program`` for voices, phonemes and where no worker runs; ``worker`` None: the
+        program for speech too (it is also used for any other ``program``)."""
         self.program = shutil.which(program) or program
         self._probe_failure = ""
+        self._worker = worker if program == "espeak-ng" else None
+        self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        self._started: list[Worker] = []
+        # The workers end with this engine, or at exit (they also end when their pipe closes).
+        self.close = weakref.finalize(self, _close_all, self._started)
+
+    def _take_worker(self) -> Worker | None:
+        """An idle worker, a new one, or None if workers cannot run here (then the program speaks)."""
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        if self._worker is None:
+            return None
+        try:
+            worker = Worker(self._worker)
+        except (EngineError, OSError) as exc:
+            logger.info("espeak-ng library not used (%s); running the program", exc)
+            self._worker = None
+            return None
+        self._started.append(worker)
+        return worker
 
     @functools.cached_property
     def installed_voices(self) -> set[str]:
@@ -118,6 +226,15 @@ class EspeakEngine(Engine):
     def synthesize(self, text: str, language: Language, settings: SpeechSettings,
                    timeout_s: float) -> Pcm:  # fmt: skip
         voice = self.voice_for(language, settings)
+        worker = self._take_worker()
+        if worker is not None:
+            request = {"voice": voice, "rate": round(NORMAL_WPM * settings.speed), "pitch": settings.pitch,
+                       "ssml": bool(_markup(text)), "text": text}  # fmt: skip
+            try:
+                return worker.speak(request, timeout_s)
+            finally:
+                if worker.alive:
+                    self._idle.put(worker)
         with tempfile.TemporaryDirectory(prefix="broadcaster-espeak-") as tmp:
             out = Path(tmp) / "speech.wav"
             self._run([*self._options(voice, settings), *_markup(text), "-w", str(out), "--stdin"], text,

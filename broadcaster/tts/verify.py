@@ -48,7 +48,7 @@ def verify_speech(pcm: Pcm, text: str, engine: str) -> Pcm:
     return pcm
 
 
-FLATNESS_SPAN_S = 5.0
+FLATNESS_SPAN_S = 2.0
 FLATNESS_FRAME = 1024
 
 
