@@ -154,4 +154,5 @@ def test_a_long_announcement_is_never_held_in_memory(station, tmp_path):
     assert rendered.duration_s > 600
     whole_mib = rendered.duration_s * OUTPUT_RATE_HZ * 4 / 2**20
     assert peak / 2**20 < whole_mib / 3, (peak / 2**20, whole_mib)
-    assert loudness.integrated_lufs(read_wav(rendered.path)) == pytest.approx(rendered.loudness_lufs, abs=0.01)
+    written = read_wav(rendered.path)
+    assert loudness.integrated_lufs(written) == pytest.approx(rendered.loudness_lufs, abs=0.01)
