@@ -60,6 +60,9 @@ POLL_S = 0.25
 """The station thread looks at its timers at least this often (changes wake it at once)."""
 STOP_WAIT_S = 3.0
 WAKE_WAIT_S = 0.3
+RETRY_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+"""After a play fails on a zone (a card that refuses audio), the next waits this long, then longer:
+a dead card costs a play row every 30 s, not hundreds a second. Emergencies do not wait."""
 """A slot waits for a woken card's clock until this close to its due time, then plays at once."""
 
 T = TypeVar("T")
@@ -129,6 +132,9 @@ class ZoneControl:
         self._hook: Future[str | None] | None = None
         self._ready_at: dt.datetime | None = None
         self._hooks = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hooks-{zone}")
+        self._failures = 0
+        """Plays that failed in a row on this zone."""
+        self._retry_at: dt.datetime | None = None
 
     # --- orders ---------------------------------------------------------------------------------
 
@@ -179,6 +185,9 @@ class ZoneControl:
     def step(self) -> None:
         now = self.clock()
         self._open = [play for play in self._open if not self.player.journal(play)]
+        if self._current is not None and self._failures and self._current.play.playback.started:
+            logger.info("Zone %s plays again, after %d failed plays", self.zone, self._failures)
+            self._failures, self._retry_at = 0, None
         if self._current is not None:
             self._advance(self._current, now)
         while self._current is None and not self.stopping and self._start_next(now):
@@ -199,7 +208,13 @@ class ZoneControl:
             self._free_frame = max(self._free_frame, end)
         if silent and request.priority > Priority.BACKGROUND:
             self._miss(replace(request, items=request.items[index : index + 1]), playback.reason)
+        if playback.outcome == FAILED and not playback.started:
+            self._failed(now, playback.reason)
         if current.stopped or index + 1 == len(request.items):
+            self._idle_since = now
+            return
+        if playback.outcome == FAILED and not playback.started:  # the rest waits for the retry
+            self._enqueue(replace(request, items=request.items[index + 1 :]))
             self._idle_since = now
             return
         start = None
@@ -224,6 +239,8 @@ class ZoneControl:
             if request.priority == Priority.BACKGROUND:
                 self._idle_since = now  # the loop waits another gap
             return True
+        if self._retry_at is not None and now < self._retry_at and request.priority < Priority.EMERGENCY:
+            return False  # the zone's last play failed: wait before the next try
         if not self._power_ready(now):
             return False  # the amplifier is warming up: the request waits in the queue
         start = None
@@ -252,11 +269,25 @@ class ZoneControl:
             except (AudioError, OSError) as exc:  # a dead card or an unreadable file: log it, go on
                 self.player.failed(item, self.zone, request.trigger, request.due, str(exc))
                 start_frame = None
-                continue
+                if self.player.outputs[self.zone].card.alive:
+                    continue  # the file, not the card: the next item may play
+                self._failed(self.clock(), str(exc))
+                if position + 1 < len(request.items):  # the rest waits for the retry
+                    self._enqueue(replace(request, items=request.items[position + 1 :]))
+                break
             self._current = _Current(request, position, play)
             self._open.append(play)
             return
         self._idle_since = self.clock()
+
+    def _failed(self, now: dt.datetime, reason: str) -> None:
+        """A play failed on this zone: the next one waits, a little longer each time in a row."""
+        self._failures += 1
+        pause = RETRY_S[min(self._failures, len(RETRY_S)) - 1]
+        self._retry_at = now + dt.timedelta(seconds=pause)
+        if self._failures == 1:  # one line for the whole burst; each play has its row
+            logger.error("Zone %s cannot play: %s; trying again after pauses of up to %.0f s",
+                         self.zone, reason, RETRY_S[-1])  # fmt: skip
 
     def _enqueue(self, request: Request) -> None:
         self._queue.append(request)

@@ -344,6 +344,25 @@ def test_the_due_tracker_hands_each_slot_on_once_across_clock_steps():
     assert [o.due.strftime("%H:%M") for o in jumped] == ["08:00", "09:00", "11:00"]
 
 
+def test_slots_not_reached_before_the_clock_went_back_come_due_in_their_time():
+    """Started while the clock ran an hour ahead, then corrected: the slots of the hour in between
+    were never handed on, so they come due when their time comes; those handed on do not again."""
+    content = load_content(REPO / "config.yaml", Problems(), dt.date(2026, 11, 30))
+    ahead = dt.datetime(2026, 11, 30, 8, 10, tzinfo=SHANGHAI)
+    tracker = DueTracker(content, ahead)
+    assert [o.due.strftime("%H:%M") for o in tracker.due(ahead + dt.timedelta(minutes=55))] == ["09:00"]
+    corrected = ahead - dt.timedelta(hours=1)  # 07:10, and the clock runs on from there
+    assert tracker.due(corrected) == []
+
+    def due(minutes: int) -> list[str]:
+        return [o.due.strftime("%H:%M") for o in tracker.due(corrected + dt.timedelta(minutes=minutes))]
+
+    assert due(15) == []
+    assert due(21) == ["07:30"]
+    assert due(51) == ["08:00"]
+    assert due(140) == []  # 09:00 was handed on while the clock ran ahead
+
+
 def test_a_slot_job_fires_ahead_of_its_slot_so_the_station_can_place_it():
     content = load_content(REPO / "config.yaml", Problems(), dt.date(2026, 11, 30))
     scheduler = Scheduler(content, lambda occurrence, late: None, lambda: START)
@@ -409,3 +428,23 @@ def test_a_request_posted_while_the_station_shuts_down_ends_as_a_row_or_is_refus
     with pytest.raises(BroadcasterError, match="stopping"):
         rig.station.submit(rig.request(rig.item("late", 1.0)))
     assert rig.rows() == []
+
+
+def test_a_card_that_refuses_audio_is_tried_again_after_growing_pauses(rig, caplog):
+    """A background loop with no gap on a dead card: a failed row now and then, not a storm; one
+    error line for the burst; an emergency is tried at once; the loop plays again when the card
+    is back."""
+    card = rig.outputs["a"].card
+    rig.station.set_background("a", [rig.item("loop", 0.5)], 0.0)
+    card.failure = "the card was pulled"
+    rig.advance(20.0)
+    failed = [r for r in rig.rows() if r[1] == "failed"]
+    assert 4 <= len(failed) <= 6, failed  # at 0, 1, 3, 7 and 15 s
+    assert sum("cannot play" in r.message for r in caplog.records) == 1
+    rig.station.submit(rig.request(rig.item("alarm", 0.5), Priority.EMERGENCY))
+    rig.advance(BLOCK_S * 2)
+    assert rig.rows()[-1][:2] == ("alarm", "failed")  # tried at once, in the middle of a pause
+    card.failure = None
+    rig.advance(40.0)
+    assert ("loop", "completed", "") in rig.rows()
+    assert rig.station.zones["a"]._failures == 0
