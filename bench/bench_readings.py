@@ -3,7 +3,7 @@
 Run:  .venv/bin/python bench/bench_readings.py
 
 Mandarin: 52 polyphones of village notices (tests/corpus/readings/mandarin-words.tsv).
-Cantonese: 127 words of notices (tests/corpus/readings/cantonese-words.tsv), held out
+Cantonese: 130 words of notices (tests/corpus/readings/cantonese-words.tsv), held out
 from the built-in word list, through: espeak-ng's ``yue`` voice on the characters,
 ToJyutping alone, and broadcaster's front end (built-in list, then ToJyutping).
 pycantonese was measured the same way once, in its own environment (it is not a

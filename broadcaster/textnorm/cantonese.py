@@ -10,6 +10,9 @@ READINGS: dict[str, str] = {
     "鎮長": "zan3 zoeng2", "镇长": "zan3 zoeng2",
     "樓長": "lau4 zoeng2", "楼长": "lau4 zoeng2",
     "門診": "mun4 can2", "门诊": "mun4 can2",
+    "村委會": "cyun1 wai2 wui2", "村委会": "cyun1 wai2 wui2",
+    "居委會": "geoi1 wai2 wui2", "居委会": "geoi1 wai2 wui2",
+    "知識": "zi1 sik1", "知识": "zi1 sik1",
 }  # fmt: skip
 
 # Simplified characters that are also other traditional characters: ToJyutping reads
