@@ -96,6 +96,20 @@ def notify(message: str) -> None:
             logger.debug("could not notify systemd", exc_info=True)
 
 
+PRIVATE_UMASK = 0o027
+
+
+def _keep_private(path: Path) -> None:
+    """``path`` (made if it is the data folder) closed to other local users: the play log says
+    what the village heard and when; the owner and the group (the operators) may read it."""
+    try:
+        if not path.exists():
+            path.mkdir(parents=True, mode=0o750)
+        os.chmod(path, path.stat().st_mode & 0o770)
+    except OSError as exc:  # not ours to change: say so, go on
+        logger.warning("cannot make %s private: %s", path, exc.strerror)
+
+
 class _Lock:
     """One station per folder: an exclusive lock on a file, released when the process dies."""
 
@@ -325,15 +339,18 @@ class Daemon:
     # --- life cycle -------------------------------------------------------------------------------
 
     def run(self) -> int:
+        os.umask(PRIVATE_UMASK)  # what the station writes: its owner and group only
         content, problems = self._load()
         self.content = content
         self._report(list(problems))
         config = content.config
+        _keep_private(config.resolve(Path("data")))
         lock = _Lock(config.resolve(Path("data") / "broadcaster.lock"))
         started: list[Callable[[], None]] = [lock.release]
         try:
             self.log = PlayLog(config.resolve(config.play_log), config.timezone)
             started.append(self.log.close)
+            _keep_private(self.log.path)
             self.log.reconcile(self.clock())
             self.items = self._render_all(content)
             self.outputs = Outputs(config.zones, tolerate_missing=True, lead_s=config.output_lead_s,

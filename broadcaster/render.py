@@ -92,7 +92,8 @@ def load_clip(path: Path) -> Pcm:
             segment = AudioSegment.from_file(file, format=path.suffix.lstrip(".").lower())
         segment = segment.set_channels(1)
     except (CouldntDecodeError, OSError, IndexError) as exc:
-        raise AudioError(f"cannot read clip {path.name}: {exc}") from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # not ffmpeg's whole output
+        raise AudioError(f"cannot read clip {path.name}: {reason}") from exc
     scale = float(1 << (8 * segment.sample_width - 1))
     samples = np.array(segment.get_array_of_samples(), dtype=np.float32) / scale
     return Pcm(samples, segment.frame_rate).resampled(OUTPUT_RATE_HZ)

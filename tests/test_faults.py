@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import random
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -154,32 +156,48 @@ def _rows(station: Path) -> list[tuple[str, str, str]]:
         return db.execute("SELECT announcement_id, outcome, reason FROM plays ORDER BY id").fetchall()
 
 
-@contextlib.contextmanager
-def running_station(folder: Path, zones: tuple[str, ...], before_start=None):  # type: ignore[no-untyped-def]
-    """A lab of its own (its server may be killed), a station with a long and a short
-    announcement on one zone per sink, and ``broadcaster run`` answering."""
-    from tests.audiolab import AudioLab
-
-    lab = AudioLab(zones=zones).start()
+def make_station(folder: Path, zones: tuple[str, ...], config_extra: str = "") -> Path:
+    """A station with a long and a short announcement, one zone per sink."""
     station = folder / "station"
     (station / "announcements").mkdir(parents=True)
-    config = "zones:\n" + "".join(f"  {z[-1]}: {{device: {z}}}\n" for z in zones)
+    config = "zones:\n" + "".join(f"  {z[-1]}: {{device: {z}}}\n" for z in zones) + config_extra
     (station / "config.yaml").write_text(config, encoding="utf-8")
     for name, body in (("long", "repeat: 4\ntext: 各位村民请注意，出入戴口罩，勤洗手。"),
                        ("short", "text: 各位村民请注意。")):  # fmt: skip
         (station / "announcements" / f"{name}.yaml").write_text(
             f"language: mandarin\nchime: no\n{body}\n", encoding="utf-8"
         )
-    if before_start:
-        before_start(lab)
-    daemon = subprocess.Popen([sys.executable, "-m", "broadcaster", "run"], cwd=station, env=lab.env,
+    return station
+
+
+def start_station(station: Path, env: dict[str, str],
+                  prefix: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:  # fmt: skip
+    """``broadcaster run`` (after ``prefix``), once it answers on its control socket."""
+    daemon = subprocess.Popen([*prefix, sys.executable, "-m", "broadcaster", "run"], cwd=station, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    _wait(lambda: _cli(station, env, "status").returncode == 0, 60)
+    return daemon
+
+
+@contextlib.contextmanager
+def running_station(folder: Path, zones: tuple[str, ...], before_start=None,  # type: ignore[no-untyped-def]
+                    config_extra: str = "", env: dict[str, str] | None = None):  # fmt: skip
+    """A lab of its own (its server may be killed), a station with a long and a short
+    announcement on one zone per sink, and ``broadcaster run`` answering."""
+    from tests.audiolab import AudioLab
+
+    lab = AudioLab(zones=zones).start()
+    station = make_station(folder, zones, config_extra)
+    daemon = None
     try:
-        _wait(lambda: _cli(station, lab.env, "status").returncode == 0, 60)
+        if before_start:
+            before_start(lab, station)
+        daemon = start_station(station, {**lab.env, **(env or {})})
         yield lab, station, daemon
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(20)
+        if daemon is not None:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(20)
         lab.stop()
 
 
@@ -275,7 +293,7 @@ def test_a_card_removed_mid_play_does_not_go_on_in_another_zone(tmp_path):
 
 @pytest.mark.audio
 def test_a_card_missing_at_start_fails_its_plays_then_is_found(tmp_path):
-    with running_station(tmp_path, ("zone_a", "zone_c"), lambda lab: unload_sink(lab, "zone_c")) as (
+    with running_station(tmp_path, ("zone_a", "zone_c"), lambda lab, _: unload_sink(lab, "zone_c")) as (
         lab, station, daemon,
     ):  # fmt: skip
         assert not card_alive(station, lab.env, "zone_c")
@@ -289,3 +307,127 @@ def test_a_card_missing_at_start_fails_its_plays_then_is_found(tmp_path):
         assert _cli(station, lab.env, "send", "short", "--zone", "c").returncode == 0
         _wait(lambda: len(_rows(station)) == 3 and _rows(station)[-1][1] == "completed", 20)
     assert daemon.returncode == 0
+
+
+# --- the same faults on the real station (issue: faults found by independent testing) ---------
+
+
+@pytest.mark.audio
+def test_the_station_on_a_full_disk_catches_up_and_finishes_the_play_in_flight(small_disk, tmp_path):
+    """The play log on a disk that runs full: plays go on; when there is room again every row is
+    written, the one playing at that moment included, and none is left 'playing'."""
+    path = small_disk / "playlog.sqlite"
+
+    def rows() -> list[tuple[str, str]]:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT announcement_id, outcome FROM plays ORDER BY id").fetchall()
+
+    with running_station(tmp_path, ("zone_a",), config_extra=f"play_log: {path}\n") as (lab, station, _):
+        assert _cli(station, lab.env, "send", "short").returncode == 0
+        _wait(lambda: rows()[-1] == ("short", "completed"), 20)
+        filler = fill(small_disk)
+        assert _cli(station, lab.env, "send", "short").returncode == 0
+        _wait(lambda: "cannot write the play log" in " ".join(
+            json.loads(_cli(station, lab.env, "status", "--json").stdout)["errors"]), 20)  # fmt: skip
+        time.sleep(4.0)  # the second play ends while nothing can be written
+        assert _cli(station, lab.env, "send", "long").returncode == 0
+        time.sleep(1.0)
+        filler.unlink()  # room again while "long" plays: the station catches up within 5 s
+        _wait(lambda: rows()[-1] == ("long", "completed"), 60)
+        assert rows() == [("short", "completed"), ("short", "completed"), ("long", "completed")]
+
+
+@pytest.mark.audio
+def test_a_station_whose_engine_hangs_starts_on_the_audio_it_has(tmp_path):
+    """Rendered once; then espeak-ng hangs on everything (its version and voices too): the station
+    starts on the cached audio at once and plays."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "espeak-ng").write_text("#!/bin/sh\nsleep 120\n")
+    (fake / "espeak-ng").chmod(0o755)
+
+    def render_first(lab, station):  # type: ignore[no-untyped-def]
+        assert _cli(station, lab.env, "render", "--all").returncode == 0  # with the real espeak-ng
+
+    hanging = {"PATH": f"{fake}:{os.environ['PATH']}"}
+    with running_station(tmp_path, ("zone_a",), render_first, env=hanging) as (lab, station, _):
+        status = json.loads(_cli(station, lab.env, "status", "--json").stdout)
+        assert status["cache"] == {"rendered": 2, "announcements": 2}
+        assert status["errors"] == []
+        assert _cli(station, lab.env, "send", "short").returncode == 0
+        _wait(lambda: _rows(station)[-1][:2] == ("short", "completed"), 20)
+
+
+@pytest.mark.audio
+def test_an_announcement_that_cannot_be_rendered_does_not_stop_the_station(tmp_path):
+    """A clip that is not audio: that announcement fails, named in status; a text of 200 kB is an
+    error at its line; the station starts and plays the rest. Its data folder is closed to others."""
+
+    def bad_clip(lab, station):  # type: ignore[no-untyped-def]
+        (station / "clips").mkdir()
+        (station / "clips" / "bad.mp3").write_bytes(b"not audio at all " * 200)
+        (station / "announcements" / "bad.yaml").write_text(
+            "language: mandarin\nsegments:\n  - clip: clips/bad.mp3\n", encoding="utf-8")
+        huge = "各位村民请注意，出入戴口罩，勤洗手，莫聚集。" * 3_000  # 200 kB: hours of speech
+        (station / "announcements" / "huge.yaml").write_text(f"language: mandarin\ntext: {huge}\n",
+                                                             encoding="utf-8")  # fmt: skip
+
+    with running_station(tmp_path, ("zone_a",), bad_clip) as (lab, station, _):
+        status = json.loads(_cli(station, lab.env, "status", "--json").stdout)
+        assert status["cache"] == {"rendered": 2, "announcements": 3}
+        clip = "bad: cannot read clip bad.mp3: Decoding failed. ffmpeg returned error code: 1"
+        assert clip in status["errors"]
+        assert any("huge.yaml:2:7" in error and "10000" in error for error in status["errors"])
+        assert _cli(station, lab.env, "send", "short").returncode == 0
+        _wait(lambda: _rows(station)[-1][:2] == ("short", "completed"), 20)
+        sent = _cli(station, lab.env, "send", "bad")
+        assert sent.returncode == 1 and "bad" in sent.stderr and "Traceback" not in sent.stderr
+        data = station / "data"
+        assert stat.S_IMODE(data.stat().st_mode) & 0o007 == 0
+        assert stat.S_IMODE((data / "playlog.sqlite").stat().st_mode) & 0o007 == 0
+
+
+@pytest.mark.audio
+def test_a_station_that_is_pid_1_reconciles_the_rows_of_its_earlier_start(tmp_path):
+    """In a container the station is PID 1 at every start: rows left 'playing' by a killed start
+    are still told from its own (by the start that wrote them, not the pid)."""
+    from tests.audiolab import AudioLab
+
+    as_pid_1 = ("unshare", "--pid", "--fork", "--kill-child")
+    lab = AudioLab(zones=("zone_a",)).start()
+    station = make_station(tmp_path, ("zone_a",))
+    daemon = None
+    try:
+        daemon = start_station(station, lab.env, as_pid_1)
+        assert _cli(station, lab.env, "send", "long").returncode == 0
+        _wait(lambda: _rows(station)[-1][1] == "playing", 20)
+        daemon.kill()  # unshare dies, and takes the station (PID 1 in there) with it
+        daemon.wait(10)
+        with sqlite3.connect(station / "data" / "playlog.sqlite") as db:
+            assert db.execute("SELECT pid, outcome FROM plays").fetchall() == [(1, "playing")]
+        daemon = start_station(station, lab.env, as_pid_1)
+        _wait(lambda: _rows(station)[0][1] != "playing", 10)
+        assert _rows(station)[0][:2] == ("long", "interrupted")
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            # The station itself (unshare's child) stops cleanly; unshare then ends too.
+            subprocess.run(["pkill", "-TERM", "-P", str(daemon.pid)], check=False)
+            daemon.wait(20)
+        lab.stop()
+
+
+@pytest.mark.audio
+def test_a_loop_on_a_missing_card_fails_now_and_then_not_in_a_storm(tmp_path):
+    """A background loop with no gap on a card that is not there: a failed row after 1, 2, 4 …
+    seconds, not hundreds a second."""
+
+    def loop_on_missing_card(lab, station):  # type: ignore[no-untyped-def]
+        unload_sink(lab, "zone_c")
+        (station / "playlists").mkdir()
+        (station / "playlists" / "loop.yaml").write_text("zones: [c]\nloop:\n  play: [short]\n  gap: 0s\n",
+                                                         encoding="utf-8")  # fmt: skip
+
+    with running_station(tmp_path, ("zone_a", "zone_c"), loop_on_missing_card) as (lab, station, _):
+        time.sleep(12.0)
+        failed = [row for row in _rows(station) if row[1] == "failed"]
+    assert 3 <= len(failed) <= 6, failed  # at 0, 1, 3 and 7 s (and 15)
