@@ -1,8 +1,9 @@
 """``broadcaster run`` with its wall clock offset by the seconds written in a file.
 
 For the clock-step tests: the real station (cards, play log, scheduler, control
-socket) through the daemon's clock seam, while the monotonic clock runs on as the
-machine's. Run as ``python tests/clockstation.py OFFSET_FILE`` in a station's folder.
+socket) sees a wall clock stepped as the machine's would be — ``time.time`` and
+the daemon's clock seam — while the monotonic clock runs on. Run as
+``python tests/clockstation.py OFFSET_FILE`` in a station's folder.
 """
 
 from __future__ import annotations
@@ -10,21 +11,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import time
 from pathlib import Path
 
-from broadcaster.config import Config
-from broadcaster.daemon import Daemon
+OFFSET_FILE = Path(sys.argv[1])
+_machine_time = time.time
 
 
-def main() -> int:
-    offset_file = Path(sys.argv[1])
+def offset_s() -> float:
+    return float(OFFSET_FILE.read_text())
 
-    def clock(config: Config) -> dt.datetime:
-        return dt.datetime.now(config.tz) + dt.timedelta(seconds=float(offset_file.read_text()))
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return Daemon(Path("config.yaml"), clock=clock).run()
+# Before broadcaster is imported: the cards take time.time as their clock when they are made.
+time.time = lambda: _machine_time() + offset_s()
+
+from broadcaster.config import Config  # noqa: E402
+from broadcaster.daemon import Daemon  # noqa: E402
+
+
+def clock(config: Config) -> dt.datetime:
+    return dt.datetime.now(config.tz) + dt.timedelta(seconds=offset_s())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(Daemon(Path("config.yaml"), clock=clock).run())
