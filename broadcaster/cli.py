@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -594,6 +595,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     _print_problems([p for p in problems if p.is_error], out=sys.stderr)
     config = content.config
     start = args.start or _now(config)
+    if start.tzinfo is None:  # a time written without an offset is the station's own
+        start = start.replace(tzinfo=config.tz)
     found = occurrences(content, start, start + dt.timedelta(days=args.days))
     busy_until: dict[str, dt.datetime] = {}
     rows = [(_("time"), _("playlist"), _("zones"), _("announcements"), _("note"))]
@@ -752,6 +755,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `broadcaster log | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Exception as exc:  # a bug: say so in one line unless asked for details
         if args.verbose:
             import traceback

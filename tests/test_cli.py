@@ -50,3 +50,29 @@ def test_missing_config_file_is_one_line(station, run_cli):
     result = run_cli("--config", "nope.yaml", "check", cwd=station)
     assert result.code == 1
     assert result.err.strip() == "error: config file nope.yaml does not exist"
+
+
+def test_plan_takes_a_start_without_an_offset_in_the_station_time(station, run_cli):
+    for start in ("2026-12-03T06:00", "2026-12-03"):
+        result = run_cli("plan", "--start", start, "--days", "1", cwd=station)
+        assert result.code == 0, result.err
+        times = [line.split()[1] for line in result.out.splitlines()[1:] if line.startswith("12-03")]
+        assert times[:2] == ["07:30:00", "08:00:00"], result.out  # the sample's daily slots, Shanghai time
+
+
+def test_log_into_a_pipe_closed_early_is_not_an_error(station):
+    import datetime as dt
+    import subprocess
+    import sys
+
+    from broadcaster.playlog import PlayLog
+
+    log = PlayLog(station / "data" / "playlog.sqlite")
+    now = dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC)
+    for _ in range(3000):
+        log.finish(log.start("hygiene", "h", "village", "schedule", now, now), "completed", now)
+    log.close()
+    done = subprocess.run(f"{sys.executable} -m broadcaster log --since 2026-11-01 | head -1", shell=True,
+                          cwd=station, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.stdout.count("\n") == 1
+    assert done.stderr == ""
