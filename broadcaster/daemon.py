@@ -50,6 +50,7 @@ from broadcaster.content import (
 )
 from broadcaster.control import call, socket_path
 from broadcaster.errors import BroadcasterError
+from broadcaster.i18n import _
 from broadcaster.player import Item, Outputs, Player
 from broadcaster.playlog import PlayLog
 from broadcaster.problems import Problem, Problems
@@ -276,6 +277,12 @@ class Daemon:
         unknown = [z for z in targets if z not in self.station.zones]
         if unknown:
             raise BroadcasterError(f"unknown zone '{unknown[0]}'")
+        quiet = content.config.quiet_hours
+        if level < Priority.EMERGENCY and quiet and self._quiet(self.clock()):
+            # Pressing send means it: refuse now, with the reason, rather than "sent" and then missed.
+            message = _("quiet hours until {end}: only emergencies play now; send it with "
+                        "--priority emergency if it cannot wait")
+            raise BroadcasterError(message.format(end=quiet[1].strftime("%H:%M")))
         item = None if self._stale(announcement) else self.items.get(announcement.id)
         if item is None:
             progress(f"rendering {announcement.id}")

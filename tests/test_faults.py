@@ -431,3 +431,18 @@ def test_a_loop_on_a_missing_card_fails_now_and_then_not_in_a_storm(tmp_path):
         time.sleep(12.0)
         failed = [row for row in _rows(station) if row[1] == "failed"]
     assert 3 <= len(failed) <= 6, failed  # at 0, 1, 3 and 7 s (and 15)
+
+
+@pytest.mark.audio
+def test_send_in_quiet_hours_is_refused_with_the_reason_unless_it_is_an_emergency(tmp_path):
+    """Pressing send means it: never 'sent' and then logged missed."""
+    now = dt.datetime.now(SHANGHAI)
+    start, end = now - dt.timedelta(hours=1), now + dt.timedelta(hours=1)
+    quiet = f'quiet_hours: "{start:%H:%M}-{end:%H:%M}"\n'
+    with running_station(tmp_path, ("zone_a",), config_extra=quiet) as (lab, station, _):
+        sent = _cli(station, lab.env, "send", "short")
+        assert sent.returncode == 1
+        assert f"quiet hours until {end:%H:%M}: only emergencies play now" in sent.stderr
+        assert _rows(station) == []
+        assert _cli(station, lab.env, "send", "short", "--priority", "emergency").returncode == 0
+        _wait(lambda: _rows(station)[-1][:2] == ("short", "completed"), 20)
