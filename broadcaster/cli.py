@@ -81,15 +81,6 @@ def load_station(args: argparse.Namespace, extra: tuple[Path, ...] = (),
     return content, problems
 
 
-def require_content(args: argparse.Namespace) -> Content:
-    """The station's content, or :class:`ContentError` listing every error (``check`` shows the
-    warnings too)."""
-    content, problems = load_station(args, warnings=False)
-    if problems.has_errors:
-        raise ContentError(list(problems))
-    return content
-
-
 def find_announcement(content: Content, name: str):  # type: ignore[no-untyped-def]
     """An announcement by id or by file path."""
     if name in content.announcements:
@@ -246,8 +237,18 @@ def _announcement_arg(args: argparse.Namespace, name: str):  # type: ignore[no-u
         if announcement is None or problems.has_errors:
             raise ContentError(list(problems))
         return content.config, announcement
-    content = require_content(args)
-    return content.config, find_announcement(content, name)
+    # Another file's mistake does not stop this one: only a broken config or this file's own errors do.
+    content, problems = load_station(args, warnings=False)
+    errors = [p for p in problems if p.is_error]
+    if content.config.path is not None and any(p.path == content.config.path for p in errors):
+        raise ContentError(errors)
+    try:
+        return content.config, find_announcement(content, name)
+    except UnknownAnnouncementError:
+        own = [p for p in errors if p.path.stem == path.stem]
+        if own:
+            raise ContentError(own) from None
+        raise
 
 
 def _progress(count: int, total: int, announcement, result) -> None:  # type: ignore[no-untyped-def]
@@ -266,13 +267,17 @@ def _progress(count: int, total: int, announcement, result) -> None:  # type: ig
 def cmd_render(args: argparse.Namespace) -> int:
     from broadcaster.render import render_all
 
-    if args.all:
-        content = require_content(args)
+    if args.all:  # every good file is rendered; the broken ones are named, and the exit is 1
+        content, problems = load_station(args, warnings=False)
+        errors = [p for p in problems if p.is_error]
+        if content.config.path is not None and any(p.path == content.config.path for p in errors):
+            raise ContentError(errors)
         renderer = make_renderer(content.config)
         done, failed = render_all(renderer, content.announcements.values(), args.jobs, _progress)
+        _print_problems(errors, out=sys.stderr)
         print(_("{done} rendered, {failed} failed").format(done=len(done), failed=len(failed)),
               file=sys.stderr)  # fmt: skip
-        return 1 if failed else 0
+        return 1 if failed or errors else 0
     if not args.announcement:
         raise BroadcasterError(_("name an announcement, or use --all"))
     config, announcement = _announcement_arg(args, args.announcement)

@@ -126,3 +126,21 @@ def test_a_warm_render_only_looks_things_up(station):
     assert "broadcaster.render" in imported
     assert imported & heavy == set()
     assert {"numpy", "pypinyin"} <= {line.rpartition("|")[2].strip() for line in cold.stderr.splitlines()}
+
+
+def test_a_broken_file_does_not_stop_the_others_from_rendering(tmp_path, run_cli):
+    station = tmp_path / "station"
+    (station / "announcements").mkdir(parents=True)
+    (station / "config.yaml").write_text("zones:\n  a: {device: default}\n", encoding="utf-8")
+    (station / "announcements" / "good.yaml").write_text("language: mandarin\ntext: 各位村民请注意。\n",
+                                                         encoding="utf-8")  # fmt: skip
+    (station / "announcements" / "broken.yaml").write_text("language: mandarin\ntxet: 请注意。\n",
+                                                           encoding="utf-8")  # fmt: skip
+    one = run_cli("render", "good", cwd=station)
+    assert one.code == 0, one.err
+    assert "good:" in one.out and "broken" not in one.err
+    own = run_cli("render", "broken", cwd=station)
+    assert own.code == 1 and "broken.yaml:2:1" in own.err
+    every = run_cli("render", "--all", cwd=station)
+    assert every.code == 1
+    assert "broken.yaml:2:1" in every.err and "1 rendered, 0 failed" in every.err
