@@ -93,3 +93,10 @@ def lab_here(audio_lab):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the audio lab is an ``audio`` test, marked or not (``-m "not audio"``)."""
+    for item in items:
+        if {"audio_lab", "lab_here"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.audio)

@@ -6,11 +6,16 @@ from tests.conftest import REPO
 
 
 def test_help_lists_the_commands(run_cli, capsys):
+    import argparse
+
     from broadcaster.cli import build_parser
 
-    text = build_parser().format_help()
-    for command in ("check", "voices", "say", "render", "devices", "play", "log", "report"):
-        assert command in text
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for command in ("check", "voices", "say", "render", "devices", "play", "log", "report", "run", "send",
+                    "stop", "skip", "status", "plan"):  # fmt: skip
+        assert command in commands, command  # a command, not a word of another one's help ("display")
+        assert f"    {command}" in parser.format_help()
 
 
 def test_check_on_the_sample_station_exits_0(run_cli):

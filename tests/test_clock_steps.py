@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import subprocess
 import sys
 
@@ -19,19 +18,11 @@ import pytest
 from broadcaster.pcm import read_wav
 from tests.audiolab import active_seconds
 from tests.conftest import REPO
-from tests.test_daemon import cli, wait_until
-from tests.test_daemon import rows as play_rows
+from tests.test_daemon import cli, rows, wait_until
 
 pytestmark = pytest.mark.audio
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
-
-
-def rows(station):  # type: ignore[no-untyped-def]
-    try:
-        return play_rows(station)
-    except sqlite3.OperationalError:  # the station has not made its play log yet
-        return []
 
 
 def test_slots_across_clock_steps_play_once_or_are_logged_missed(audio_lab, tmp_path):
