@@ -559,7 +559,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(_("next: {due} {playlist} {items}").format(due=slot["due"], playlist=slot["playlist"],
                                                          items=", ".join(slot["announcements"])))  # fmt: skip
     for error in answer["errors"]:  # type: ignore[attr-defined]
-        print(_("error: {message}").format(message=error))
+        print(_("problem: {message}").format(message=error))  # a file's line says "error:" itself
     return 0
 
 

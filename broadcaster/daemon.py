@@ -168,6 +168,11 @@ def merge_last_good(old: Content | None, new: Content, problems: Problems) -> Co
     return Content(config, announcements, playlists)
 
 
+def _since(lines: list[str], before: dict[str, dt.datetime], now: dt.datetime) -> dict[str, dt.datetime]:
+    """``lines`` with the time each was first seen (``now``, for a new one)."""
+    return {line: before.get(line, now) for line in lines}
+
+
 class Daemon:
     def __init__(self, config_path: Path | None,
                  clock: Callable[[Config], dt.datetime] | None = None) -> None:  # fmt: skip
@@ -176,7 +181,9 @@ class Daemon:
         self._clock = clock or (lambda config: dt.datetime.now(config.tz))
         self.content: Content | None = None
         self.items: dict[str, Item] = {}
-        self.errors: list[str] = []
+        self._content_errors: dict[str, dt.datetime] = {}
+        """The files' errors now, each with when it was first seen (a fixed file drops out)."""
+        self._render_errors: dict[str, dt.datetime] = {}
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self._reload_lock = threading.Lock()
@@ -198,16 +205,26 @@ class Daemon:
         root = self.content.config.root if self.content else Path.cwd()
         lines = [p.render(root) for p in problems if p.is_error]
         for line in lines:
-            logger.error("%s", line)
-        self.errors = (lines + self.errors)[:20]
+            if line not in self._content_errors:  # once, not at every reload
+                logger.error("%s", line)
+        self._content_errors = _since(lines, self._content_errors, self.clock())
 
     def _render_all(self, content: Content) -> dict[str, Item]:
         """Every announcement rendered in child processes (cached ones are only found)."""
         items, errors = self.renders.render_all(content.config, content.announcements.values())
-        for name, error in sorted(errors.items()):
-            self.errors.insert(0, f"{name}: {error}")
-            logger.error("Cannot render %s: %s", name, error)
+        lines = [f"{name}: {error}" for name, error in sorted(errors.items())]
+        for line in lines:
+            if line not in self._render_errors:
+                logger.error("Cannot render %s", line)
+        self._render_errors = _since(lines, self._render_errors, self.clock())
         return items
+
+    @property
+    def errors(self) -> list[str]:
+        """What is wrong now, newest first, each with the time it was first seen."""
+        found = {**self._content_errors, **self._render_errors}
+        return [f"{line} (since {since:%H:%M})" for line, since in sorted(found.items(), key=lambda x: x[1],
+                                                                          reverse=True)]  # fmt: skip
 
     def reload(self) -> None:
         """Re-check every file; render what is new; swap atomically. Broken files keep their last good."""
@@ -221,8 +238,10 @@ class Daemon:
             self.content, self.items = content, items
             self._set_background()
             self.scheduler.update(content)
-            logger.info("Reloaded: %d announcements, %d playlists", len(content.announcements),
-                        len(content.playlists))  # fmt: skip
+            kept = sorted({str(p.path.name) for p in problems if p.is_error})
+            logger.info("Reloaded: %d announcements, %d playlists%s", len(content.announcements),
+                        len(content.playlists), f"; kept the last good version of {', '.join(kept)}"
+                        if kept else "")  # fmt: skip
 
     def _set_background(self) -> None:
         assert self.content is not None

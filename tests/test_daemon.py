@@ -155,6 +155,10 @@ def test_the_broken_file_corpus_dropped_into_a_running_station(running):
     for kind in ("announcements", "playlists"):
         for path in (station / kind).glob("bad-*"):
             path.unlink()
+    # Removed or fixed, a file's errors leave status: it shows what is wrong now, with since when.
+    fixed = "language: mandarin\nchime: no\ntext: 各位村民请注意。\n"
+    (station / "announcements" / "beep.yaml").write_text(fixed, encoding="utf-8")
+    wait_until(lambda: json.loads(cli(station, env, "status", "--json").stdout)["errors"] == [], 20)
 
 
 def test_scheduled_plays_land_on_their_slots(running):
