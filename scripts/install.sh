@@ -22,8 +22,10 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Another apt (unattended upgrades, a software centre) may hold the lock: wait for it.
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}"
 fi
 
 # A village PC runs in Chinese, and programs such as pactl then translate what
@@ -46,6 +48,14 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 [ -x .venv/bin/python ] || python3 -m venv .venv
 extra=""
 [ "${1:-}" = "--dev" ] && extra="[dev]"
+# Installed already, from this very pyproject.toml (with the test tools, if asked)? Then
+# there is nothing to do: start-station.sh runs this at every start.
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed$extra-$hash"
+if [ -f "$stamp" ] || { [ -z "$extra" ] && [ -f ".venv/.installed[dev]-$hash" ]; }; then
+  .venv/bin/python -m compileall -q broadcaster
+  exit 0
+fi
 .venv/bin/python -m pip install -q --upgrade pip
 # "compat" editable mode puts the folder on sys.path through a .pth file; the default
 # mode installs an import hook whose start-up costs ~25 ms on every command, and
@@ -56,3 +66,5 @@ extra=""
 # Bytecode now, as pip does for a normal install: commands start faster, also where
 # PYTHONDONTWRITEBYTECODE is set (Python then never writes it itself).
 .venv/bin/python -m compileall -q broadcaster
+rm -f .venv/.installed*
+touch "$stamp"
