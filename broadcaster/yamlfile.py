@@ -9,6 +9,7 @@ are refused, size and depth are bounded, and the encoding is checked first.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,6 +188,30 @@ def _find_tabs(text: str, path: Path, problems: Problems) -> bool:
     return found
 
 
+# A key, then a Chinese colon (the commonest slip on a Chinese keyboard) or a colon with no space.
+_KEY_SLIP = re.compile(r"^(\s*(?:-\s+)?)([A-Za-z_]+)(：|:(?=[^\s/]))")
+
+
+def _find_key_slips(text: str, path: Path, problems: Problems) -> bool:
+    found = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        slip = _KEY_SLIP.match(line)
+        if slip is None:
+            continue
+        key, value = slip[2], line[slip.end() :].strip()
+        column = slip.start(3) + 1
+        if slip[3] == "：":
+            problems.error(path, number, column, Msg.of("a Chinese colon '：' after '{key}'", key=key),
+                           Msg.of("type an English colon and a space: {key}: {value}", key=key,
+                                  value=value))  # fmt: skip
+        else:
+            problems.error(path, number, column, Msg.of("no space after the colon of '{key}'", key=key),
+                           Msg.of("put a space after the colon: {key}: {value}", key=key,
+                                  value=value))  # fmt: skip
+        found = True
+    return found
+
+
 def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
     """Parse one YAML document; None (with problems added) when it cannot be read."""
     if _find_tabs(text, path, problems):
@@ -202,6 +227,8 @@ def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
         problems.error(path, exc.mark.line + 1, exc.mark.column + 1, exc.message, exc.hint)
         return None
     except yaml.MarkedYAMLError as exc:
+        if _find_key_slips(text, path, problems):
+            return None  # the parser's own complaint points at a later line
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         detail = exc.problem or exc.context or "?"
