@@ -143,7 +143,6 @@ class Playback:
         self.stop_frame: int | None = None
         """Where the fade-out begins, once a stop has been mixed."""
         self.fade_frames = 1
-        self.stop_reason = ""
         self.started_at: float | None = None
         """Wall time (time.time()) when the first sample reached the converter."""
         self.ended_at: float | None = None
@@ -156,10 +155,6 @@ class Playback:
         self.done = threading.Event()
 
     # --- read by anyone ---------------------------------------------------------------------
-
-    @property
-    def duration_frames(self) -> int:
-        return len(self.samples)
 
     @property
     def end_frame(self) -> int | None:
@@ -511,7 +506,7 @@ class Card:
 
 
 class FakeCard(Card):
-    """A card on a virtual clock: :meth:`advance` plays time, :meth:`starve` makes a gap.
+    """A card on a virtual clock: each callback plays a block; ``callback(feed=False)`` makes a gap.
 
     The same feeder and bookkeeping as a real card, with no sound server and no
     sleeping; ``latency_s`` is the device buffer between the callback and the converter.
@@ -534,9 +529,6 @@ class FakeCard(Card):
         if self.record:
             self.heard.append((self.played_until, out))
 
-    def starve(self) -> None:
-        """The feeder misses one block: the device plays silence."""
-        self.callback(feed=False)
 
 
 class CardOutput(Card):

@@ -33,9 +33,6 @@ CONTROL_COMMANDS = ("status", "stop", "skip", "send")
 SEND_TIMEOUT_S = 120.0
 """How long ``send`` waits for the station's next line (progress or answer)."""
 
-Command = Callable[[argparse.Namespace], int]
-
-
 def _date_arg(text: str) -> dt.date:
     from broadcaster.fields import FieldError, parse_date
 
@@ -50,12 +47,6 @@ def _config_path(args: argparse.Namespace) -> Path | None:
     if args.config is not None:
         return args.config
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
-
-
-def _today(config: Config, args: argparse.Namespace) -> dt.date:
-    if getattr(args, "today", None):
-        return args.today
-    return dt.datetime.now(config.tz).date()
 
 
 def _print_problems(problems: list[Problem], out=None) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +65,7 @@ def load_station(args: argparse.Namespace, extra: tuple[Path, ...] = (),
     config_path = _config_path(args)
     if config_path is not None and not config_path.is_file():
         raise BroadcasterError(_("config file {path} does not exist").format(path=config_path))
-    today = getattr(args, "today", None) or dt.date.today()
+    today = getattr(args, "today", None)  # None: today in the station's time zone
     content = load_content(config_path, problems, today, extra=extra)
     if content.config.ui_language != "auto" and args.ui_language is None:
         set_language(content.config.ui_language)

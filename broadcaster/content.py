@@ -464,11 +464,14 @@ def cross_check(content: Content, problems: Problems, today: dt.date, ids: set[s
 def load_content(
     config_path: Path | None,
     problems: Problems,
-    today: dt.date,
+    today: dt.date | None = None,
     root: Path | None = None,
     extra: tuple[Path, ...] = (),
 ) -> Content:
     """Read the config, every announcement and playlist of the station, and ``extra`` files.
+
+    ``today`` (for the checks of validity dates) is by default the date in the station's
+    time zone, not the machine's.
 
     ``extra`` files (given on a command line) are read in addition to the
     station's own folders, so a file outside them still sees the announcements.
@@ -496,6 +499,8 @@ def load_content(
         playlist = load_playlist(path, problems)
         if playlist is not None:
             playlists[playlist.id] = playlist
+    if today is None:
+        today = dt.datetime.now(config.tz).date()
     cross_check(Content(config, announcements, playlists), problems, today, set(seen))
     # Only files without errors become content: a broken file is never half-used.
     broken = {p.path for p in problems if p.is_error}

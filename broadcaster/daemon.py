@@ -197,8 +197,7 @@ class Daemon:
 
     def _load(self) -> tuple[Content, Problems]:
         problems = Problems()
-        today = dt.date.today()
-        content = load_content(self.config_path, problems, today)
+        content = load_content(self.config_path, problems)  # today in the station's time zone
         return merge_last_good(self.content, content, problems), problems
 
     def _report(self, problems: list[Problem]) -> None:

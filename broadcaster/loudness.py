@@ -26,7 +26,6 @@ from broadcaster.ordered import ordered_map
 from broadcaster.pcm import Pcm
 
 OVERSAMPLE = 4
-MIN_MEASURE_S = 0.4  # one 400 ms gating block
 LIMITER_WINDOW_S = 0.005
 LIMITER_MARGIN_DB = 0.2  # limit this far below the ceiling: room for the interpolator's own error
 LOUDNESS_TOLERANCE_DB = 0.3

@@ -45,9 +45,6 @@ class Pcm:
         out = soxr.resample(np.ascontiguousarray(self.samples, np.float32), self.rate_hz, rate_hz, "HQ")
         return Pcm(np.asarray(out, np.float32), rate_hz)
 
-    def gained(self, gain: float) -> Pcm:
-        return Pcm(np.multiply(self.samples, np.float32(gain), dtype=np.float32), self.rate_hz)
-
 
 def concat(parts: list[Pcm]) -> Pcm:
     """Join clips of one rate end to end (no crossfade)."""

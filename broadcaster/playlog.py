@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 RUN = uuid.uuid4().hex
 """This start of the program: rows it writes carry it."""
 
-TRIGGERS = ("manual", "van", "schedule", "emergency")
 OUTCOMES = ("playing", "completed", "dropout", "interrupted", "failed", "missed")
 
 # Made by migration 2 and again by migration 3 (which rebuilds ``plays``). A later

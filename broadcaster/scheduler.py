@@ -97,7 +97,6 @@ class Scheduler:
                                                       "max_instances": 1})  # fmt: skip
         self._last_tick = (clock().timestamp(), time.monotonic())
         self.clock_steps = 0
-        self.last_fired: dt.datetime | None = None
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_every, name="scheduler-tick", daemon=True)
 
@@ -150,7 +149,6 @@ class Scheduler:
             due = self.tracker.due(now + dt.timedelta(seconds=AHEAD_S))
         if abs(step) > CLOCK_STEP_S:
             self._install_jobs()  # the slot jobs' next times were worked out on the old clock
-        self.last_fired = now
         for occurrence in due:
             late = (now - occurrence.due).total_seconds()
             self.on_due(occurrence, late)

@@ -53,9 +53,6 @@ class VanLoop:
     def pause(self) -> None:
         self.card.set_paused(True)
 
-    def resume(self) -> None:
-        self.card.set_paused(False)
-
     def toggle_pause(self) -> None:
         self.card.set_paused(not self.card.paused)
 

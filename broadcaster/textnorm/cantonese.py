@@ -28,7 +28,6 @@ STYLE = Style(
     point="點",
     dian="點",
     fen="分",
-    half=None,
     range_word="至",
     percent="百分之",
     minus="負",

@@ -21,7 +21,6 @@ STYLE = Style(
     point="点",
     dian="点",
     fen="分",
-    half=None,
     range_word="到",
     percent="百分之",
     minus="负",

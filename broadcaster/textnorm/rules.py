@@ -28,7 +28,6 @@ class Style:
     dian: str
     """o'clock."""
     fen: str
-    half: str | None
     range_word: str
     percent: str
     minus: str
@@ -209,10 +208,6 @@ def _number(m: re.Match[str], s: Style) -> str:
 
 
 _CLEAN_PUNCT = {",": "，", "!": "！", "?": "？", ";": "；", ":": "：", "(": "（", ")": "）"}
-
-
-def _punct(m: re.Match[str], s: Style) -> str:
-    return m[1] + _CLEAN_PUNCT.get(m[2], "。" if m[2] == "." else m[2]) + m[3]
 
 
 def _rules(style: Style) -> list[Rule]:
