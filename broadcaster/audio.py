@@ -44,16 +44,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from broadcaster.config import OUTPUT_RATE_HZ, Config
 from broadcaster.errors import AudioError
 
 logger = logging.getLogger(__name__)
 
-PREFERRED_RATE_HZ = 48_000
+# The defaults of config.yaml's output_lead and output_buffer, and the rate rendered files have.
+PREFERRED_RATE_HZ = OUTPUT_RATE_HZ
 BLOCK_FRAMES = 1024
 """Frames per callback (21 ms at 48 kHz)."""
-LEAD_S = 0.2
+LEAD_S = Config.output_lead_s
 """Audio mixed ahead of the card: what protects the broadcast from a busy machine."""
-DEVICE_BUFFER_S = 0.1
+DEVICE_BUFFER_S = Config.output_buffer_s
 """The device's own buffer (PortAudio's suggested latency): it protects the callback."""
 KEEP_BLOCKS = 0
 """Blocks left in the queue when a change is mixed again (the rest are taken back)."""

@@ -288,7 +288,7 @@ def load_announcement(path: Path, root: Path, problems: Problems) -> Announcemen
     title = f.text("title") or path.stem
     language = f.scalar("language", parse_language, None, required=True)
     segments = _segments(f, root, language or Language.MANDARIN)
-    gap = f.scalar("gap", parse_duration, 3.0)
+    gap = f.scalar("gap", parse_duration, Announcement.gap_s)
     valid_from, valid_until = _date_range(f)
     announcement = Announcement(
         id=path.stem,
@@ -395,7 +395,7 @@ def load_playlist(path: Path, problems: Problems) -> Playlist | None:
     if f.has("loop"):
         lf = Fields(f.values["loop"], path, problems, ("play", "gap"), Msg.of("a loop"))
         loop = Loop(_names(lf, "play", "announcement", refs, required=True),
-                    lf.scalar("gap", parse_duration, 30.0))  # fmt: skip
+                    lf.scalar("gap", parse_duration, Loop.gap_s))  # fmt: skip
     if not f.has("slots") and not f.has("loop"):
         f.error(node, Msg.of("a playlist needs 'slots' (times to play) or 'loop'"))
     playlist = Playlist(

@@ -42,6 +42,7 @@ from broadcaster.content import (
     PLAYLISTS_DIR,
     Announcement,
     Content,
+    Loop,
     load_announcement,
     load_content,
 )
@@ -245,7 +246,7 @@ class Daemon:
     def _set_background(self) -> None:
         assert self.content is not None
         for zone in self.station.zones:
-            loop_items, gap = [], 30.0
+            loop_items, gap = [], Loop.gap_s
             for playlist in self.content.playlists.values():
                 if playlist.enabled and playlist.loop and (not playlist.zones or zone in playlist.zones):
                     loop_items += [self.items[a] for a in playlist.loop.play if a in self.items]

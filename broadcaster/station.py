@@ -48,6 +48,7 @@ from typing import TypeVar
 
 from broadcaster.audio import COMPLETED, DROPOUT, FAILED, INTERRUPTED
 from broadcaster.config import Zone
+from broadcaster.content import Loop
 from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.hardware import run_hook
 from broadcaster.player import Item, Player, ZonePlay
@@ -116,7 +117,7 @@ class ZoneControl:
         self.zone, self.player, self.clock, self.quiet, self.grace_s = zone, player, clock, quiet, grace_s
         self.hardware = hardware
         self.background: list[Item] = []
-        self.background_gap_s = 30.0
+        self.background_gap_s = Loop.gap_s
         self.stopping = False
         self.amplifier_on = False
         self.hardware_errors: list[str] = []
