@@ -84,6 +84,7 @@ def parse_time(text: str) -> dt.time:
 
 
 _DATE = re.compile(r"(\d{4})\s*(?:[-/.]|年)\s*(\d{1,2})\s*(?:[-/.]|月)\s*(\d{1,2})\s*日?")
+_MONTH_DAY = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]?")
 
 
 def parse_date(text: str) -> dt.date:
@@ -94,15 +95,23 @@ def parse_date(text: str) -> dt.date:
             return dt.date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
             pass
+    without_year = _MONTH_DAY.fullmatch(_plain(text))
+    if without_year:  # 1月28日: which year?
+        example = f"{dt.date.today().year}年{int(without_year[1])}月{int(without_year[2])}日"
+        raise FieldError(Msg.of("'{value}' has no year", value=text),
+                         Msg.of("write the year too, like {example}", example=example))  # fmt: skip
     raise FieldError(
         Msg.of("'{value}' is not a date", value=text),
-        Msg.of("write it like 2020-01-28"),
+        Msg.of("write it like 2020-01-28 or 2020年1月28日"),
     )
 
 
 def parse_window(text: str) -> tuple[dt.time, dt.time]:
     """``08:00-20:00`` (also ``~``, ``至``, ``到``) → (start, end)."""
     parts = re.split(r"\s*(?:-|~|至|到|—|–)\s*", _plain(text))
+    if len(parts) == 2 and re.fullmatch(r"24[:.]00", parts[1]):
+        raise FieldError(Msg.of("'{value}' ends at 24:00, which is 00:00 of the next day", value=text),
+                         Msg.of("end it at 23:59, or let it cross midnight, like 22:00-06:30"))  # fmt: skip
     try:
         if len(parts) == 2:
             return parse_time(parts[0]), parse_time(parts[1])

@@ -75,3 +75,18 @@ def test_switches(text, value):
 
 def test_lists_typed_with_chinese_punctuation():
     assert split_list("hygiene，hotline、fever, x") == ["hygiene", "hotline", "fever", "x"]
+
+
+def test_a_date_without_a_year_says_to_add_it():
+    with pytest.raises(FieldError) as caught:
+        parse_date("1月28日")
+    assert str(caught.value.message) == "'1月28日' has no year"
+    hint = str(caught.value.hint)
+    assert hint.startswith("write the year too, like ") and hint.endswith("年1月28日")
+
+
+def test_a_window_that_ends_at_24_00_says_why_it_is_refused():
+    with pytest.raises(FieldError) as caught:
+        parse_window("09:00-24:00")
+    assert "which is 00:00 of the next day" in str(caught.value.message)
+    assert "22:00-06:30" in str(caught.value.hint)
