@@ -169,8 +169,12 @@ def merge_last_good(old: Content | None, new: Content, problems: Problems) -> Co
     return Content(config, announcements, playlists)
 
 
-def _since(lines: list[str], before: dict[str, dt.datetime], now: dt.datetime) -> dict[str, dt.datetime]:
-    """``lines`` with the time each was first seen (``now``, for a new one)."""
+def _since(lines: list[str], before: dict[str, dt.datetime], now: dt.datetime,
+           log_as: str) -> dict[str, dt.datetime]:  # fmt: skip
+    """``lines`` with the time each was first seen (``now``, for a new one, which is logged once)."""
+    for line in lines:
+        if line not in before:
+            logger.error(log_as, line)
     return {line: before.get(line, now) for line in lines}
 
 
@@ -204,19 +208,13 @@ class Daemon:
     def _report(self, problems: list[Problem]) -> None:
         root = self.content.config.root if self.content else Path.cwd()
         lines = [p.render(root) for p in problems if p.is_error]
-        for line in lines:
-            if line not in self._content_errors:  # once, not at every reload
-                logger.error("%s", line)
-        self._content_errors = _since(lines, self._content_errors, self.clock())
+        self._content_errors = _since(lines, self._content_errors, self.clock(), "%s")
 
     def _render_all(self, content: Content) -> dict[str, Item]:
         """Every announcement rendered in child processes (cached ones are only found)."""
         items, errors = self.renders.render_all(content.config, content.announcements.values())
         lines = [f"{name}: {error}" for name, error in sorted(errors.items())]
-        for line in lines:
-            if line not in self._render_errors:
-                logger.error("Cannot render %s", line)
-        self._render_errors = _since(lines, self._render_errors, self.clock())
+        self._render_errors = _since(lines, self._render_errors, self.clock(), "Cannot render %s")
         return items
 
     @property

@@ -143,11 +143,12 @@ class Scheduler:
             mono = time.monotonic()
             step = (now.timestamp() - self._last_tick[0]) - (mono - self._last_tick[1])
             self._last_tick = (now.timestamp(), mono)
-            if abs(step) > CLOCK_STEP_S:
+            stepped = abs(step) > CLOCK_STEP_S
+            if stepped:
                 self.clock_steps += 1
                 logger.warning("The clock was stepped by %+.0f s", step)
             due = self.tracker.due(now + dt.timedelta(seconds=AHEAD_S))
-        if abs(step) > CLOCK_STEP_S:
+        if stepped:
             self._install_jobs()  # the slot jobs' next times were worked out on the old clock
         for occurrence in due:
             late = (now - occurrence.due).total_seconds()
