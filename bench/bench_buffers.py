@@ -30,7 +30,8 @@ def hog() -> None:
 
 
 def trial(lab: AudioLab, buffer_s: float, lead_s: float, seconds: float) -> dict[str, float]:
-    from broadcaster.audio import CardOutput, find_device, list_devices
+    from broadcaster.audio.card import CardOutput
+    from broadcaster.audio.devices import find_device, list_devices
 
     device = find_device("zone_a", list_devices())
     recording = lab.record("zone_a")  # lab sinks were seen to be slow with no reader

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from broadcaster.config import Language  # noqa: E402
+from broadcaster.language import Language  # noqa: E402
 from tests.readinglib import HANZI_VOICE, ROMANIZED_VOICE, ours, score, tojyutping_alone, word_list  # noqa: E402
 
 

@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from broadcaster.config import Language, SpeechSettings  # noqa: E402
+from broadcaster.config import SpeechSettings  # noqa: E402
+from broadcaster.language import Language  # noqa: E402
 from broadcaster.textnorm import sentences  # noqa: E402
 from broadcaster.tts.espeak import NORMAL_WPM, VOICES  # noqa: E402
 

@@ -53,9 +53,9 @@ def gap_accuracy(lab: AudioLab, folder: Path) -> list[float]:
     lab.use_in_this_process()
     from broadcaster.config import Zone
     from broadcaster.pcm import Pcm, write_wav
-    from broadcaster.player import Item, Outputs, Player
+    from broadcaster.player.van import VanLoop
+    from broadcaster.player.zones import Item, Outputs, Player
     from broadcaster.playlog import PlayLog
-    from broadcaster.van import VanLoop
 
     items = []
     for i, hz in enumerate((600, 900)):
@@ -80,7 +80,8 @@ def gap_accuracy(lab: AudioLab, folder: Path) -> list[float]:
 
 
 def output_cpu(lab: AudioLab, folder: Path) -> float:
-    from broadcaster.audio import CardOutput, find_device, list_devices
+    from broadcaster.audio.card import CardOutput
+    from broadcaster.audio.devices import find_device, list_devices
     from broadcaster.pcm import Pcm
 
     devices = list_devices()

@@ -27,9 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from broadcaster.content import Speech, load_content  # noqa: E402
-from broadcaster.problems import Problems  # noqa: E402
-from broadcaster.render import Renderer, render_all  # noqa: E402
+from broadcaster.content.load import load_content  # noqa: E402
+from broadcaster.content.models import Speech  # noqa: E402
+from broadcaster.render.renderer import Renderer, render_all  # noqa: E402
+from broadcaster.schema.problems import Problems  # noqa: E402
 from broadcaster.textnorm import sentences  # noqa: E402
 from broadcaster.tts import Speaker, all_engines  # noqa: E402
 from broadcaster.tts.cache import AudioCache  # noqa: E402

@@ -34,8 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from broadcaster.audio import IDLE_SLEEP_S  # noqa: E402
-from broadcaster.control import call  # noqa: E402
+from broadcaster.audio.card import IDLE_SLEEP_S  # noqa: E402
+from broadcaster.daemon.control import call  # noqa: E402
 from broadcaster.pcm import Pcm, write_wav  # noqa: E402
 from tests.audiolab import RATE, AudioLab  # noqa: E402
 
@@ -120,7 +120,8 @@ def slot_accuracy(lab: AudioLab, station: Path, count: int) -> list[float]:
 
 def lab_floor(lab: AudioLab, count: int = 10) -> list[float]:
     """Click → monitor with no station: a click placed on the card for a chosen wall time."""
-    from broadcaster.audio import CardOutput, find_device, list_devices
+    from broadcaster.audio.card import CardOutput
+    from broadcaster.audio.devices import find_device, list_devices
 
     card = CardOutput(find_device("zone_a", list_devices()), channels=2).open()
     click = (0.5 * np.sin(2 * np.pi * 1000 * np.arange(RATE // 10) / RATE)).astype(np.float32)

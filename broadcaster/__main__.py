@@ -1,3 +1,3 @@
-from broadcaster.cli import main
+from broadcaster.cli.main import main
 
 raise SystemExit(main())

@@ -11,41 +11,25 @@ import re
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
-from broadcaster.fields import FieldError, Fields, parse_bool, parse_choice, parse_duration, parse_window
 from broadcaster.i18n import UI_LANGUAGES, Msg
-from broadcaster.problems import Problems
-from broadcaster.yamlfile import Map, Scalar, read
+from broadcaster.language import LANGUAGE_NAMES, Language, is_romanized
+from broadcaster.schema.fields import (
+    FieldError,
+    Fields,
+    parse_bool,
+    parse_choice,
+    parse_duration,
+    parse_window,
+)
+from broadcaster.schema.problems import Problems
+from broadcaster.schema.yamlfile import Map, Scalar, read
 
-
-class Language(StrEnum):
-    """A spoken language of announcements."""
-
-    MANDARIN = "mandarin"
-    CANTONESE = "cantonese"
-
-
-LANGUAGE_NAMES = {
-    "mandarin": Language.MANDARIN, "cmn": Language.MANDARIN, "zh": Language.MANDARIN,
-    "普通话": Language.MANDARIN, "普通話": Language.MANDARIN, "国语": Language.MANDARIN,
-    "cantonese": Language.CANTONESE, "yue": Language.CANTONESE, "粤语": Language.CANTONESE,
-    "粵語": Language.CANTONESE, "广东话": Language.CANTONESE, "廣東話": Language.CANTONESE,
-    "白话": Language.CANTONESE, "白話": Language.CANTONESE,
-}  # fmt: skip
 parse_language = parse_choice(LANGUAGE_NAMES)
 
-# A romanized reading: syllables with tone numbers, pinyin (5 = neutral) or jyutping.
-_SYLLABLES = {
-    Language.MANDARIN: re.compile(r"[a-zü:]+[1-5]( +[a-zü:]+[1-5])*"),
-    Language.CANTONESE: re.compile(r"[a-z]+[1-6]( +[a-z]+[1-6])*"),
-}
 
 
-def is_romanized(reading: str, language: Language) -> bool:
-    """True for ``yin2 hang2`` (pinyin) or ``wai6 sang1`` (jyutping), with tone numbers."""
-    return _SYLLABLES[language].fullmatch(reading.strip().lower().replace("v", "ü")) is not None
 
 
 ENGINES = ("auto", "espeak-ng", "pyttsx3", "sherpa-onnx")

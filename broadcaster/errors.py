@@ -9,7 +9,7 @@ from __future__ import annotations
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~6 ms on `send`'s path
 
 if TYPE_CHECKING:
-    from broadcaster.problems import Problem
+    from broadcaster.schema.problems import Problem
 
 
 class BroadcasterError(Exception):

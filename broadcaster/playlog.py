@@ -228,7 +228,7 @@ class PlayLog:
     # written with everything that happened to it at the next successful write.
     # ``problem`` says what is wrong meanwhile (shown by ``status``).
 
-    def _execute(self, sql: str, params: tuple | list) -> sqlite3.Cursor:  # type: ignore[type-arg]
+    def _execute(self, sql: str, params: tuple | list) -> sqlite3.Cursor:
         return self._db.execute(sql, params)
 
     def _failed(self, exc: Exception) -> None:
@@ -269,7 +269,7 @@ class PlayLog:
     def start(self, announcement_id: str, content_hash: str, zone: str, trigger: str,
               requested_at: dt.datetime, started_at: dt.datetime | None = None) -> int:  # fmt: skip
         """A play begins: a row with outcome ``playing``; returns its id."""
-        row = {
+        row: dict[str, object] = {
             "announcement_id": announcement_id, "content_hash": content_hash, "zone": zone,
             "trigger": trigger, "requested_at": iso(requested_at),
             "started_at": iso(started_at) if started_at else None, "ended_at": None,
@@ -387,7 +387,7 @@ class PlayLog:
         return json.dumps(play.as_dict(), ensure_ascii=False)
 
 
-def _filters(since, until, announcement, zone) -> tuple[str, list[object]]:  # type: ignore[no-untyped-def]
+def _filters(since, until, announcement, zone) -> tuple[str, list[object]]:
     clauses, params = [], []
     if since:
         clauses.append("day >= ?")

@@ -16,7 +16,8 @@ POT = ROOT / "build/broadcaster.pot"
 
 
 def pybabel(*args: str) -> None:
-    subprocess.run([sys.executable, "-c", "from babel.messages.frontend import main; main()", *args], check=True, cwd=ROOT)
+    babel = "from babel.messages.frontend import main; main()"
+    subprocess.run([sys.executable, "-c", babel, *args], check=True, cwd=ROOT)
 
 
 POT.parent.mkdir(exist_ok=True)

@@ -26,7 +26,7 @@ def offset_s() -> float:
 time.time = lambda: _machine_time() + offset_s()
 
 from broadcaster.config import Config  # noqa: E402
-from broadcaster.daemon import Daemon  # noqa: E402
+from broadcaster.daemon.run import Daemon  # noqa: E402
 
 
 def clock(config: Config) -> dt.datetime:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster import cli
+from broadcaster.cli import main as cli
 from broadcaster.i18n import set_language
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from broadcaster.config import Language
+from broadcaster.language import Language
 from broadcaster.textnorm import read
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "readings"

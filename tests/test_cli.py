@@ -8,7 +8,7 @@ from tests.conftest import REPO
 def test_help_lists_the_commands(run_cli, capsys):
     import argparse
 
-    from broadcaster.cli import build_parser
+    from broadcaster.cli.main import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from broadcaster import loudness
 from broadcaster.pcm import read_wav
+from broadcaster.render import loudness
 from tests.audiolab import RATE, active_seconds, best_correlation
 from tests.conftest import REPO
 
@@ -122,8 +122,8 @@ def test_a_warm_render_only_looks_things_up(station):
     assert warm.stdout == cold.stdout  # the same file, found in the cache
     imported = {line.rpartition("|")[2].strip() for line in warm.stderr.splitlines()
                 if line.startswith("import time:")}  # fmt: skip
-    heavy = {"numpy", "scipy", "soxr", "pydub", "pypinyin", "ToJyutping", "broadcaster.loudness"}
-    assert "broadcaster.render" in imported
+    heavy = {"numpy", "scipy", "soxr", "pydub", "pypinyin", "ToJyutping", "broadcaster.render.loudness"}
+    assert "broadcaster.render.renderer" in imported
     assert imported & heavy == set()
     assert {"numpy", "pypinyin"} <= {line.rpartition("|")[2].strip() for line in cold.stderr.splitlines()}
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from broadcaster.config import Language
-from broadcaster.content import Pause, Priority, Speech, load_content
-from broadcaster.problems import Problems
+from broadcaster.content.load import load_content
+from broadcaster.content.models import Pause, Priority, Speech
+from broadcaster.language import Language
+from broadcaster.schema.problems import Problems
 from tests.conftest import REPO
 
 TODAY = dt.date(2026, 11, 29)

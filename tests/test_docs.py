@@ -7,8 +7,8 @@ import re
 import pytest
 
 from broadcaster.config import load_config
-from broadcaster.content import load_announcement, load_playlist
-from broadcaster.problems import Problems
+from broadcaster.content.load import load_announcement, load_playlist
+from broadcaster.schema.problems import Problems
 from tests.conftest import REPO
 
 BLOCKS = re.findall(r"```yaml\n(.*?)```", (REPO / "docs" / "formats.md").read_text(encoding="utf-8"), re.S)

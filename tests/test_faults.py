@@ -239,7 +239,7 @@ YAML_BITS = st.sampled_from([
 @given(parts=st.lists(YAML_BITS, max_size=30), raw=st.binary(max_size=40), kind=st.sampled_from(
     ["announcements", "playlists", "config"]))  # fmt: skip
 def test_check_never_shows_a_traceback(parts, raw, kind, tmp_path_factory):
-    from broadcaster import cli
+    from broadcaster.cli import main as cli
     from broadcaster.i18n import set_language
 
     root = tmp_path_factory.mktemp("fuzz")

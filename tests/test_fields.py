@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from broadcaster.fields import (
+from broadcaster.schema.fields import (
     FieldError,
     parse_bool,
     parse_date,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from broadcaster import loudness
 from broadcaster.pcm import Pcm
+from broadcaster.render import loudness
 
 RATE = 48_000
 
@@ -116,7 +116,7 @@ def test_the_running_filters_agree_with_scipy(window):
 def test_the_filters_filter_as_scipy_does_however_the_signal_is_cut(rate):
     from scipy.signal import sosfilt
 
-    from broadcaster.iir import Cascade
+    from broadcaster.render.iir import Cascade
 
     rng = np.random.default_rng(rate)
     samples = (0.3 * rng.standard_normal(2 * rate + 17)).astype(np.float32)

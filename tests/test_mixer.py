@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from broadcaster.audio import COMPLETED, DROPOUT, FADE_S, INTERRUPTED, FakeCard
+from broadcaster.audio.card import COMPLETED, DROPOUT, FADE_S, INTERRUPTED
+from broadcaster.audio.fake import FakeCard
 
 RATE = 48_000
 

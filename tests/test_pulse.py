@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from broadcaster.pulse import SinkWatcher
+from broadcaster.audio.pulse import SinkWatcher
 
 pytestmark = pytest.mark.audio
 

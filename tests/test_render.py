@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from broadcaster import loudness
-from broadcaster.config import Config, Language
-from broadcaster.content import Announcement, Clip, Pause, Speech, load_content
+from broadcaster.config import Config
+from broadcaster.content.load import load_content
+from broadcaster.content.models import Announcement, Clip, Pause, Speech
+from broadcaster.language import Language
 from broadcaster.pcm import OUTPUT_RATE_HZ, read_wav, write_wav
-from broadcaster.problems import Problems
-from broadcaster.render import AFTER_CHIME_S, Renderer, chime, render_all
+from broadcaster.render import loudness
+from broadcaster.render.renderer import AFTER_CHIME_S, Renderer, chime, render_all
+from broadcaster.schema.problems import Problems
 from broadcaster.textnorm import sentences
 from broadcaster.tts import Speaker
 from broadcaster.tts.cache import AudioCache

@@ -1,6 +1,6 @@
 """The station's rules on fake cards and a virtual clock: no sound server, no sleeping.
 
-The real feeder and bookkeeping run (:class:`broadcaster.audio.FakeCard`); only
+The real feeder and bookkeeping run (:class:`broadcaster.audio.card.FakeCard`); only
 the device is simulated, one 100 ms block per step of the clock. What the rules
 decide is read back from the real play log (SQLite in tmp_path).
 """
@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from broadcaster.config import Zone
-from broadcaster.content import load_content
+from broadcaster.content.load import load_content
 from broadcaster.pcm import Pcm, write_wav
-from broadcaster.player import Item, Outputs, Player
+from broadcaster.player.station import ITEM_GAP_S, Priority, Request, Station
+from broadcaster.player.zones import Item, Outputs, Player
 from broadcaster.playlog import PlayLog, parse_iso
-from broadcaster.problems import Problems
-from broadcaster.scheduler import AHEAD_S, DueTracker, Scheduler, _SlotTrigger
-from broadcaster.station import ITEM_GAP_S, Priority, Request, Station
-from broadcaster.timetable import next_due
+from broadcaster.scheduler.jobs import AHEAD_S, DueTracker, Scheduler, _SlotTrigger
+from broadcaster.scheduler.timetable import next_due
+from broadcaster.schema.problems import Problems
 from tests.conftest import REPO
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

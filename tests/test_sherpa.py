@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from broadcaster.config import Language, SpeechSettings
+from broadcaster.config import SpeechSettings
 from broadcaster.errors import EngineError
+from broadcaster.language import Language
 from broadcaster.textnorm import read
 from broadcaster.tts import Speaker
 from broadcaster.tts.cache import AudioCache

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from broadcaster.audio import BLOCK_FRAMES, COMPLETED, DEVICE_BUFFER_S, FADE_S, INTERRUPTED
+from broadcaster.audio.card import BLOCK_FRAMES, COMPLETED, DEVICE_BUFFER_S, FADE_S, INTERRUPTED
 from broadcaster.config import Zone
 from broadcaster.errors import AudioError
 from broadcaster.pcm import Pcm, write_wav
-from broadcaster.player import Item, Outputs, Player
+from broadcaster.player.van import VanLoop
+from broadcaster.player.zones import Item, Outputs, Player
 from broadcaster.playlog import PlayLog
-from broadcaster.van import VanLoop
 from tests.audiolab import RATE, active_seconds, best_correlation
 
 pytestmark = pytest.mark.audio
@@ -292,7 +292,7 @@ def test_devices_lists_cards_and_the_zones_on_them(audio_lab, station):
 
 def _asleep(zones, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     """Outputs opened with a 0.5 s idle sleep, once their card sleeps; and a play log."""
-    from broadcaster import audio
+    from broadcaster.audio import card as audio
 
     monkeypatch.setattr(audio, "IDLE_SLEEP_S", 0.5)
     outputs = Outputs(zones).open()
@@ -305,7 +305,7 @@ def _asleep(zones, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 def test_an_idle_card_sleeps_and_wakes_for_the_next_item_without_losing_its_start(lab_here, tmp_path,
                                                                                   monkeypatch):  # fmt: skip
-    from broadcaster import audio
+    from broadcaster.audio import card as audio
 
     zones = {"a": Zone("a", "zone_a")}
     outputs, log = _asleep(zones, tmp_path, monkeypatch)
@@ -332,8 +332,8 @@ def test_an_idle_card_sleeps_and_wakes_for_the_next_item_without_losing_its_star
 
 
 def test_a_slot_due_while_the_card_sleeps_still_starts_on_time(lab_here, tmp_path, monkeypatch):
+    from broadcaster.player.station import Priority, Request, Station
     from broadcaster.playlog import parse_iso
-    from broadcaster.station import Priority, Request, Station
 
     zones = {"a": Zone("a", "zone_a")}
     outputs, log = _asleep(zones, tmp_path, monkeypatch)

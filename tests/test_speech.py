@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from broadcaster.config import Language, SpeechSettings
+from broadcaster.config import SpeechSettings
 from broadcaster.errors import EngineError, SpeechError
+from broadcaster.language import Language
 from broadcaster.pcm import Pcm
 from broadcaster.textnorm import read, sentences
 from broadcaster.tts import Speaker
@@ -37,8 +38,8 @@ def test_espeak_speaks_both_languages_and_the_output_passes_the_checks():
 
 
 def test_mandarin_voice_has_no_english_fallback_on_any_sample_sentence():
-    from broadcaster.content import load_content
-    from broadcaster.problems import Problems
+    from broadcaster.content.load import load_content
+    from broadcaster.schema.problems import Problems
     from tests.conftest import REPO
     from tests.test_content import TODAY
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from broadcaster.terminal import describe, run_interactive
+from broadcaster.cli.terminal import describe, run_interactive
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broadcaster.config import Language
+from broadcaster.language import Language
 from broadcaster.textnorm import normalize, split_sentences
 
 MANDARIN = [

@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from broadcaster.content import load_content
-from broadcaster.problems import Problems
-from broadcaster.timetable import in_quiet_hours, local, next_due, occurrences
+from broadcaster.content.load import load_content
+from broadcaster.scheduler.timetable import in_quiet_hours, local, next_due, occurrences
+from broadcaster.schema.problems import Problems
 from tests.conftest import REPO
 
 BERLIN = ZoneInfo("Europe/Berlin")

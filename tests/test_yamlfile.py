@@ -7,9 +7,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from broadcaster.content import load_announcement, load_playlist
-from broadcaster.problems import Problems
-from broadcaster.yamlfile import MAX_FILE_BYTES, Scalar, parse_text, read
+from broadcaster.content.load import load_announcement, load_playlist
+from broadcaster.schema.problems import Problems
+from broadcaster.schema.yamlfile import MAX_FILE_BYTES, Scalar, parse_text, read
 
 
 def write(path: Path, text: str) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 
-from broadcaster.config import Language
+from broadcaster.language import Language
 from broadcaster.textnorm import cantonese, mandarin
 from broadcaster.textnorm.reading import Sentence, Word, read, reading_versions
 from broadcaster.textnorm.rules import Style, normalize_with, split_sentences

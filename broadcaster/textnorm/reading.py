@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from broadcaster.config import Language, is_romanized
+from broadcaster.language import Language, is_romanized
 from broadcaster.textnorm import cantonese, mandarin
 from broadcaster.textnorm.rules import HANZI
 
@@ -151,7 +151,8 @@ def _pinyin(run: str) -> list[Word]:
     from pypinyin.seg.mmseg import seg
 
     syllables = lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True,
-                            errors=lambda chars: ["" for _ in chars])  # fmt: skip
+                            errors=lambda chars: ["" for _ in chars])  # type: ignore[arg-type,return-value]  # fmt: skip
+    # (pypinyin's stub says the callback returns str; it takes a list, one item per character)
     syllables = [s.replace("v", "ü") for s in syllables]
     segments = list(seg.cut(run))
     _yi_tone(run, syllables, segments)
@@ -195,7 +196,7 @@ def _yi_tone(run: str, syllables: list[str], segments: list[str]) -> None:
 
 
 @functools.cache
-def _jyutping_converter():  # type: ignore[no-untyped-def]
+def _jyutping_converter():
     import ToJyutping
 
     return ToJyutping

@@ -64,7 +64,8 @@ def digits(number: str, style: Style, phone: bool = False) -> str:
 def _four(n: int, style: Style, liang: bool, leading: bool) -> str:
     """0 < n < 10000, read with 千百十; ``leading`` when nothing comes before it."""
     units = ((1000, "千"), (100, "百"), (10, "十"), (1, ""))
-    out, zero = [], False
+    out: list[str] = []
+    zero = False
     for value, unit in units:
         d = n // value % 10
         if d == 0:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from broadcaster.config import Language, SpeechSettings
+from broadcaster.config import SpeechSettings
+from broadcaster.language import Language
 from broadcaster.textnorm import Sentence
 
 if TYPE_CHECKING:

@@ -31,8 +31,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from broadcaster.config import Language, SpeechSettings
+from broadcaster.config import SpeechSettings
 from broadcaster.errors import AudioError, EngineError
+from broadcaster.language import Language
 from broadcaster.textnorm import Sentence, Word
 from broadcaster.tts.base import Engine, VoiceInfo
 
@@ -64,7 +65,7 @@ class Worker:
         if "rate" not in hello:
             self.close()
             raise EngineError(EspeakEngine.name, str(hello.get("error", "the worker did not start")))
-        self.rate_hz = int(hello["rate"])
+        self.rate_hz = int(str(hello["rate"]))
 
     def _exchange(self, request: dict[str, object] | None, timeout_s: float) -> dict[str, object]:
         """Send ``request`` (None: just read), read the answer's header; killed after ``timeout_s``."""
@@ -103,7 +104,9 @@ class Worker:
         answer = self._exchange(request, timeout_s)
         if "error" in answer:
             raise EngineError(EspeakEngine.name, str(answer["error"]))
-        samples = np.frombuffer(answer["data"], "<i2").astype(np.float32) / 32768  # type: ignore[arg-type]
+        data = answer["data"]
+        assert isinstance(data, bytes)
+        samples = np.frombuffer(data, "<i2").astype(np.float32) / 32768
         return Pcm(samples, self.rate_hz)
 
     def close(self) -> None:
@@ -166,7 +169,7 @@ class EspeakEngine(Engine):
         return names
 
     @functools.cached_property
-    def version(self) -> str:  # type: ignore[override]
+    def version(self) -> str:
         try:
             return self._run(["--version"], "", PROBE_TIMEOUT_S).decode().split(":")[0].strip()
         except EngineError:

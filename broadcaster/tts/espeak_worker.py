@@ -58,7 +58,7 @@ class Library:
         self._callback = _CALLBACK(self._collect)  # kept: the library holds only a pointer
         lib.espeak_SetSynthCallback(self._callback)
 
-    def _collect(self, wav, count, events) -> int:  # type: ignore[no-untyped-def]
+    def _collect(self, wav, count, events) -> int:
         if wav and count > 0:
             self._chunks.append(ctypes.string_at(wav, count * 2))
         return 0  # go on

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from broadcaster.config import Language, SpeechSettings
+from broadcaster.config import SpeechSettings
 from broadcaster.errors import AudioError, EngineError
+from broadcaster.language import Language
 from broadcaster.tts.base import Engine, VoiceInfo
 from broadcaster.tts.pyttsx3_worker import choose
 
@@ -31,7 +32,7 @@ class Pyttsx3Engine(Engine):
         self.python = python
 
     @functools.cached_property
-    def version(self) -> str:  # type: ignore[override]
+    def version(self) -> str:
         import importlib.metadata  # slow to import: only when asked
 
         try:

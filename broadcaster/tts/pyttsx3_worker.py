@@ -24,7 +24,7 @@ PREFERRED = {
 }
 
 
-def _describe(voice) -> dict:  # type: ignore[no-untyped-def]
+def _describe(voice) -> dict:
     languages = [lang.decode() if isinstance(lang, bytes) else str(lang)
                  for lang in (getattr(voice, "languages", None) or [])]  # fmt: skip
     return {"id": str(voice.id), "name": str(voice.name or ""), "languages": languages}

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from broadcaster.config import Language, SpeechSettings
+from broadcaster.config import SpeechSettings
 from broadcaster.errors import EngineError
+from broadcaster.language import Language
 from broadcaster.tts.base import Engine, VoiceInfo
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class SherpaOnnxEngine(Engine):
         self._lock = threading.Lock()
 
     @functools.cached_property
-    def version(self) -> str:  # type: ignore[override]
+    def version(self) -> str:
         import importlib.metadata  # slow to import: only when asked
 
         try:
@@ -58,7 +59,7 @@ class SherpaOnnxEngine(Engine):
             files["data_dir"] = str(folder / "espeak-ng-data")
         return files
 
-    def _load(self, folder: Path):  # type: ignore[no-untyped-def]
+    def _load(self, folder: Path):
         if folder in self._models:
             return self._models[folder]
         try:
@@ -87,7 +88,7 @@ class SherpaOnnxEngine(Engine):
         with self._lock:
             model = self._load(settings.model_dir)
             try:
-                audio = model.generate(text, sid=0, speed=settings.speed)  # type: ignore[attr-defined]
+                audio = model.generate(text, sid=0, speed=settings.speed)
             except Exception as exc:
                 raise EngineError(self.name, f"failed: {exc}") from exc
         import numpy as np
@@ -101,7 +102,7 @@ class SherpaOnnxEngine(Engine):
         for language in Language:
             try:
                 voice = self.voice_for(language, speech[language])
-                self._load(speech[language].model_dir)  # type: ignore[arg-type]
+                self._load(speech[language].model_dir)  # type: ignore[arg-type]  # voice_for raised if None
                 out.append(VoiceInfo(self.name, voice, language, True))
             except EngineError as exc:
                 out.append(VoiceInfo(self.name, "-", language, False, exc.reason))

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from broadcaster.config import Language, SpeechSettings
+from broadcaster.config import SpeechSettings
 from broadcaster.errors import EngineError, SpeechError
+from broadcaster.language import Language
 from broadcaster.textnorm import Sentence
 from broadcaster.tts.base import Engine
 from broadcaster.tts.cache import AudioCache, cache_key

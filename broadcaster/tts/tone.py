@@ -10,7 +10,8 @@ import zlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from broadcaster.config import Language, SpeechSettings
+from broadcaster.config import SpeechSettings
+from broadcaster.language import Language
 from broadcaster.tts.base import Engine, VoiceInfo, spoken_chars
 
 if TYPE_CHECKING:

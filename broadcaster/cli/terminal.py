@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from broadcaster.i18n import _
 
 if TYPE_CHECKING:
-    from broadcaster.van import LoopStatus, VanLoop
+    from broadcaster.player.van import LoopStatus, VanLoop
 
 KEYS = {"p": "pause", " ": "pause", "s": "skip", "n": "skip", "q": "quit"}
 

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from broadcaster.audio import INTERRUPTED
-from broadcaster.player import Item, Player, ZonePlay
+from broadcaster.audio.card import INTERRUPTED
+from broadcaster.player.zones import Item, Player, ZonePlay
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class VanLoop:
         if first is None:
             return self.outcomes
         self._loop = first[0]
-        current = self.player.queue(first[1], self.zone, self.trigger)
+        current: ZonePlay | None = self.player.queue(first[1], self.zone, self.trigger)
         try:
             while current is not None:
                 current = self._play_one(current, sequence)
@@ -111,17 +111,19 @@ class VanLoop:
             queued = self.player.queue(following[1], self.zone, self.trigger, start_frame=start)
         while not current.playback.done.wait(0.01):
             if self._quit.is_set():
-                return self._stop(current, queued)
+                self._stop(current, queued)
+                return None
             if self._skip.is_set():
                 self._skip.clear()
                 current.stop("skipped by the operator")
                 if queued is not None:  # start the next one right after the fade instead
                     queued.stop("rescheduled")
                     queued.playback.wait(1.0)
-                    queued = self.player.queue(following[1], self.zone, self.trigger)  # type: ignore[index]
+                    queued = self.player.queue(following[1], self.zone, self.trigger)  # type: ignore[index]  # queued implies following
         self._record(current)
         if self._quit.is_set():
-            return self._stop(None, queued)
+            self._stop(None, queued)
+            return None
         if following is not None:
             self._loop = following[0]
             if queued is None:  # the current one never started (a failure): go on with the next

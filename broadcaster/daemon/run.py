@@ -11,7 +11,7 @@ Who owns what:
 
 - the main thread: start, stop, reloads (one at a time) and the systemd watchdog;
   it replaces ``content`` and ``items`` whole (readers take the reference once);
-- the station thread (:class:`broadcaster.station.Station`): every zone's queue,
+- the station thread (:class:`broadcaster.player.station.Station`): every zone's queue,
   current play and log rows;
 - the scheduler's thread: only hands requests to the station;
 - the control socket's threads: read ``content``/``items``, post to the station,
@@ -22,44 +22,33 @@ Who owns what:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import signal
-import socket
-import socketserver
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from broadcaster.audio import AudioError
+from broadcaster.audio.pulse import SinkWatcher
 from broadcaster.config import Config
-from broadcaster.content import (
-    ANNOUNCEMENTS_DIR,
-    CLIPS_DIR,
-    PLAYLISTS_DIR,
-    Announcement,
-    Content,
-    Loop,
-    load_announcement,
-    load_content,
-)
-from broadcaster.content import (
-    Priority as AnnouncementPriority,
-)
-from broadcaster.control import call, socket_path
+from broadcaster.content.load import load_announcement, load_content
+from broadcaster.content.models import Announcement, Content, Loop
+from broadcaster.content.models import Priority as AnnouncementPriority
+from broadcaster.daemon.control import call, socket_path
+from broadcaster.daemon.reload import content_signature, merge_last_good
+from broadcaster.daemon.rendering import RenderPool
+from broadcaster.daemon.server import _ControlServer
+from broadcaster.daemon.systemd import notify
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
-from broadcaster.player import Item, Outputs, Player
+from broadcaster.player.station import Priority, Request, Station
+from broadcaster.player.zones import Item, Outputs, Player
 from broadcaster.playlog import PlayLog
-from broadcaster.problems import Problem, Problems
-from broadcaster.pulse import SinkWatcher
-from broadcaster.renderpool import RenderPool
-from broadcaster.scheduler import Scheduler
-from broadcaster.station import Priority, Request, Station
-from broadcaster.timetable import Occurrence, in_quiet_hours
+from broadcaster.scheduler.jobs import Scheduler
+from broadcaster.scheduler.timetable import Occurrence, in_quiet_hours
+from broadcaster.schema.problems import Problem, Problems
 
 __all__ = ["Daemon", "call", "socket_path"]
 
@@ -84,18 +73,6 @@ class AlreadyRunningError(BroadcasterError):
         super().__init__(f"another station is already running here (lock {path})")
 
 
-def notify(message: str) -> None:
-    """Tell systemd (Type=notify) about our state; nothing happens outside systemd."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.sendto(message.encode(), address)
-        except OSError:
-            logger.debug("could not notify systemd", exc_info=True)
 
 
 PRIVATE_UMASK = 0o027
@@ -136,37 +113,8 @@ class _Lock:
         self.file.close()
 
 
-def content_signature(root: Path) -> dict[str, tuple[int, int]]:
-    """What the watcher compares: every content file's change time and size."""
-    files = [root / "config.yaml"]
-    for folder in (ANNOUNCEMENTS_DIR, PLAYLISTS_DIR, CLIPS_DIR):
-        if (root / folder).is_dir():
-            files += sorted((root / folder).iterdir())
-    signature = {}
-    for path in files:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        signature[str(path)] = (stat.st_mtime_ns, stat.st_size)
-    return signature
 
 
-def merge_last_good(old: Content | None, new: Content, problems: Problems) -> Content:
-    """``new``, except that a file with errors keeps its version from ``old``."""
-    if old is None:
-        return new
-    broken = {p.path.resolve() for p in problems if p.is_error}
-    config = old.config if new.config.path and new.config.path.resolve() in broken else new.config
-    announcements = dict(new.announcements)
-    for key, announcement in old.announcements.items():
-        if key not in announcements and announcement.path.resolve() in broken:
-            announcements[key] = announcement
-    playlists = dict(new.playlists)
-    for key, playlist in old.playlists.items():
-        if key not in playlists and playlist.path.resolve() in broken:
-            playlists[key] = playlist
-    return Content(config, announcements, playlists)
 
 
 def _since(lines: list[str], before: dict[str, dt.datetime], now: dt.datetime,
@@ -230,9 +178,10 @@ class Daemon:
             content, problems = self._load()
             self._report(list(problems))
             items = self._render_all(content)  # before the swap: new slots never wait for speech
-            if content.config.zones.keys() != self.content.config.zones.keys():  # type: ignore[union-attr]
+            running = self._content
+            if content.config.zones.keys() != running.config.zones.keys():
                 logger.error("Zones changed in config.yaml: restart the station to use them")
-                content = Content(self.content.config, content.announcements, content.playlists)  # type: ignore[union-attr]
+                content = Content(running.config, content.announcements, content.playlists)
             self.content, self.items = content, items
             self._set_background()
             self.scheduler.update(content)
@@ -333,7 +282,7 @@ class Daemon:
     def status(self) -> dict[str, object]:
         assert self.content is not None
         now = self.clock()
-        from broadcaster.timetable import occurrences
+        from broadcaster.scheduler.timetable import occurrences
 
         upcoming = occurrences(self.content, now, now + dt.timedelta(days=1))[:10]
         cards = {card.name: {"alive": card.alive, "underflows": card.underflows, "dropouts": card.gaps,
@@ -405,8 +354,15 @@ class Daemon:
                 except Exception:  # noqa: BLE001 - keep stopping the rest
                     logger.exception("while stopping")
 
+    @property
+    def _content(self) -> Content:
+        """The content on the air; there is always some once the station has started."""
+        if self.content is None:
+            raise BroadcasterError("the station has not loaded its content yet")
+        return self.content
+
     def _quiet(self, moment: dt.datetime) -> bool:
-        config = self.content.config  # type: ignore[union-attr]
+        config = self._content.config
         return in_quiet_hours(moment, config.quiet_hours, config.tz)
 
     def _signals(self) -> None:
@@ -456,62 +412,5 @@ class Daemon:
                 self.reload_requested.set()
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    """One request per connection: a JSON line in; progress lines, then the answer line, out."""
-
-    def handle(self) -> None:
-        daemon: Daemon = self.server.daemon  # type: ignore[attr-defined]
-        try:
-            request = json.loads(self.rfile.readline())
-            answer = self._dispatch(daemon, request)
-        except (BroadcasterError, AudioError, ValueError, KeyError) as exc:
-            answer = {"error": str(exc)}
-        self._write(answer)
-
-    def _write(self, message: dict[str, object]) -> None:
-        try:
-            self.wfile.write((json.dumps(message, ensure_ascii=False) + "\n").encode())
-            self.wfile.flush()
-        except OSError:
-            logger.debug("the control client went away", exc_info=True)
-
-    def _dispatch(self, daemon: Daemon, request: dict) -> dict:  # type: ignore[type-arg]
-        command = request.get("command")
-        zones = request.get("zones") or None
-        if command == "status":
-            return daemon.status()
-        if command == "send":
-            return daemon.send(request["announcement"], zones, request.get("priority", "live"),
-                               lambda text: self._write({"progress": text}))  # fmt: skip
-        chosen = [z for z in daemon.station.zones if zones is None or z in zones]
-        if command == "stop":
-            return {"stopped": daemon.station.stop(chosen, "stopped by the operator")}
-        if command == "skip":
-            return {"skipped": daemon.station.skip(chosen)}
-        if command == "reload":
-            daemon.reload_requested.set()
-            return {"reload": "requested"}
-        raise ValueError(f"unknown command {command!r}")
 
 
-class _ControlServer:
-    """The control socket: its file permissions (owner and group) decide who may use it."""
-
-    def __init__(self, path: Path, daemon: Daemon) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        old = os.umask(0o117)  # srw-rw----
-        try:
-            self.server = socketserver.ThreadingUnixStreamServer(str(path), _Handler)
-        finally:
-            os.umask(old)
-        self.server.daemon = daemon  # type: ignore[attr-defined]
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="control", daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.path.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from broadcaster.audio import (
+from broadcaster.audio.card import (
     COMPLETED,
     DEVICE_BUFFER_S,
     FAILED,
@@ -22,12 +22,10 @@ from broadcaster.audio import (
     PREFERRED_RATE_HZ,
     Card,
     CardOutput,
-    Device,
-    FakeCard,
     Playback,
-    find_device,
-    list_devices,
 )
+from broadcaster.audio.devices import Device, find_device, list_devices
+from broadcaster.audio.fake import FakeCard
 from broadcaster.config import Zone
 from broadcaster.errors import AudioError
 from broadcaster.pcm import read_wav
@@ -103,9 +101,10 @@ class Outputs:
         outputs.tolerate_missing, outputs.missing = True, set()
         outputs.cards, outputs.zones = {}, {}
         for index, zone in enumerate(zones.values()):
-            card = next((c for c in outputs.cards.values() if c.name == zone.device), None)
+            card: Card | None = next((c for c in outputs.cards.values() if c.name == zone.device), None)
             if card is None:
-                card = outputs.cards[index] = FakeCard(zone.device, max(2, *zone.channels), clock)
+                card = FakeCard(zone.device, max(2, *zone.channels), clock)
+                outputs.cards[index] = card  # type: ignore[assignment]  # tests call only Card's methods
             outputs.zones[zone.name] = ZoneOutput(zone.name, card, tuple(c - 1 for c in zone.channels),
                                                   zone.volume)  # fmt: skip
         return outputs

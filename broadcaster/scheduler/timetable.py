@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from broadcaster.content import Content, Playlist, Slot
+from broadcaster.content.models import Content, Playlist, Slot
 
 
 @dataclass(frozen=True, order=True)

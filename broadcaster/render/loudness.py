@@ -21,9 +21,9 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from broadcaster.iir import Cascade
-from broadcaster.ordered import ordered_map
 from broadcaster.pcm import Pcm
+from broadcaster.render.iir import Cascade
+from broadcaster.render.ordered import ordered_map
 
 OVERSAMPLE = 4
 LIMITER_WINDOW_S = 0.005
@@ -357,7 +357,7 @@ def master(read: Read, length: int, rate_hz: int, measured_lufs: float, target_l
     return lufs, peak_dbfs
 
 
-class _Collect(AbstractContextManager):  # type: ignore[type-arg]
+class _Collect(AbstractContextManager):
     """A sink that keeps the blocks of the last pass in memory."""
 
     def __init__(self) -> None:

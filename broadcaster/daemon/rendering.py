@@ -19,24 +19,28 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
 from broadcaster.config import Config
-from broadcaster.content import Announcement
-from broadcaster.player import Item
+from broadcaster.content.models import Announcement
+from broadcaster.player.zones import Item
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from broadcaster.render.renderer import Renderer
 
 logger = logging.getLogger(__name__)
 
-_renderer: tuple[Config, object] | None = None
+_renderer: tuple[Config, Renderer] | None = None
 
 
 def _render(config: Config, announcement: Announcement) -> Item | str:
     """In the child: render one announcement; an :class:`Item`, or the error as text."""
     global _renderer
     from broadcaster.errors import BroadcasterError
-    from broadcaster.render import make_renderer
+    from broadcaster.render.renderer import make_renderer
 
     if _renderer is None or _renderer[0] != config:
         _renderer = (config, make_renderer(config))
     try:
-        rendered = _renderer[1].render(announcement)  # type: ignore[attr-defined]
+        rendered = _renderer[1].render(announcement)
     except BroadcasterError as exc:
         return str(exc)
     except MemoryError:

@@ -46,12 +46,12 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TypeVar
 
-from broadcaster.audio import COMPLETED, DROPOUT, FAILED, INTERRUPTED
+from broadcaster.audio.card import COMPLETED, DROPOUT, FAILED, INTERRUPTED
 from broadcaster.config import Zone
-from broadcaster.content import Loop
+from broadcaster.content.models import Loop
 from broadcaster.errors import AudioError, BroadcasterError
-from broadcaster.hardware import run_hook
-from broadcaster.player import Item, Player, ZonePlay
+from broadcaster.player.hardware import run_hook
+from broadcaster.player.zones import Item, Player, ZonePlay
 
 logger = logging.getLogger(__name__)
 

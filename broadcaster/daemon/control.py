@@ -18,6 +18,11 @@ from pathlib import Path
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~6 ms on `send`'s path
+
+if TYPE_CHECKING:
+    from typing import Any
+
 SOCKET = Path("data") / "broadcaster.sock"
 
 
@@ -31,7 +36,7 @@ def call(
     request: dict[str, object],
     timeout: float = 10.0,
     on_progress: Callable[[str], None] | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Send one request to a running station and return its final answer.
 
     ``timeout`` bounds each wait for the station, not the whole call: every
@@ -67,7 +72,7 @@ def _connect(sock: socket.socket, path: Path) -> None:
         raise _no_answer(path, timeout=sock.gettimeout() or 0.0) from exc
 
 
-def _read_answer(lines, path: Path, timeout: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _read_answer(lines, path: Path, timeout: float) -> dict[str, object]:
     """The next JSON line from the station."""
     try:
         line = lines.readline()

@@ -1,7 +1,7 @@
 """Playlists → play requests. The only module that imports APScheduler.
 
 APScheduler wakes us ``AHEAD_S`` before each slot's next due time (one job per
-slot, with a trigger computed by :mod:`broadcaster.timetable`), and a tick every
+slot, with a trigger computed by :mod:`broadcaster.scheduler.timetable`), and a tick every
 few seconds — on its own thread, timed by the monotonic clock, so a wall clock
 stepped back cannot hold it up — catches up after clock steps or sleeps. Handing
 a slot on a little early lets the station place it on the card so that its first
@@ -25,8 +25,8 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from broadcaster.content import Content
-from broadcaster.timetable import Occurrence, next_due, occurrences
+from broadcaster.content.models import Content
+from broadcaster.scheduler.timetable import Occurrence, next_due, occurrences
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class _SlotTrigger(BaseTrigger):
     def __init__(self, scheduler: Scheduler, playlist: str, index: int) -> None:
         self.scheduler, self.playlist, self.index = scheduler, playlist, index
 
-    def get_next_fire_time(self, previous_fire_time, now):  # type: ignore[no-untyped-def]
+    def get_next_fire_time(self, previous_fire_time, now):
         content = self.scheduler.tracker.content
         playlist = content.playlists.get(self.playlist)
         if playlist is None or self.index >= len(playlist.slots):

@@ -23,7 +23,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from broadcaster.i18n import Msg
-from broadcaster.problems import Problems
+from broadcaster.schema.problems import Problems
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_NODES = 20_000
@@ -63,9 +63,10 @@ Node = Scalar | Seq | Map
 
 
 class _Refused(Exception):
-    def __init__(self, mark: yaml.Mark, message: Msg, hint: Msg | None = None) -> None:
+    def __init__(self, mark: object, message: Msg, hint: Msg | None = None) -> None:
         super().__init__(str(message))
-        self.mark = mark
+        # a yaml Mark (0-based); the pure-Python parser gives every event one
+        self.line, self.column = getattr(mark, "line", 0) + 1, getattr(mark, "column", 0) + 1
         self.message = message
         self.hint = hint
 
@@ -78,8 +79,8 @@ class _BoundedComposer(Composer):
         self._nodes = 0
         self._depth = 0
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-        event = self.peek_event()
+    def compose_node(self, parent, index):
+        event = self.peek_event()  # type: ignore[attr-defined]  # the Parser mixed in beside it in _Loader
         if isinstance(event, AliasEvent):
             raise _Refused(
                 event.start_mark,
@@ -224,7 +225,7 @@ def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
     try:
         node = loader.get_single_node()
     except _Refused as exc:
-        problems.error(path, exc.mark.line + 1, exc.mark.column + 1, exc.message, exc.hint)
+        problems.error(path, exc.line, exc.column, exc.message, exc.hint)
         return None
     except yaml.MarkedYAMLError as exc:
         if _find_key_slips(text, path, problems):

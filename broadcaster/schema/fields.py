@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from broadcaster.i18n import Msg
-from broadcaster.problems import Problems, did_you_mean
-from broadcaster.yamlfile import Map, Node, Scalar, Seq
+from broadcaster.schema.problems import Problems, did_you_mean
+from broadcaster.schema.yamlfile import Map, Node, Scalar, Seq
 
 T = TypeVar("T")
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from broadcaster.audio.devices import Device, _sounddevice, find_device, list_devices
 from broadcaster.config import OUTPUT_RATE_HZ, Config
 from broadcaster.errors import AudioError
 
@@ -78,51 +79,12 @@ INTERRUPTED = "interrupted"
 FAILED = "failed"
 
 
-def _sounddevice():  # type: ignore[no-untyped-def]
-    try:
-        import sounddevice
-    except OSError as exc:  # the PortAudio library is missing
-        raise AudioError(f"sound output is not available: {exc}") from exc
-    return sounddevice
 
 
-@dataclass(frozen=True)
-class Device:
-    """An output device as PortAudio sees it."""
-
-    index: int
-    name: str
-    channels: int
-    default_rate_hz: int
 
 
-def list_devices() -> list[Device]:
-    sd = _sounddevice()
-    return [
-        Device(i, d["name"], int(d["max_output_channels"]), int(d["default_samplerate"]))
-        for i, d in enumerate(sd.query_devices())
-        if d["max_output_channels"] > 0
-    ]
 
 
-def find_device(spec: str, devices: list[Device]) -> Device:
-    """A device by exact name, by index, by ``default``, or by a unique part of its name."""
-    if spec == "default":
-        index = _sounddevice().default.device[1]
-        if index is None or index < 0:
-            raise AudioError("there is no default sound output")
-        spec = str(index)
-    if spec.isdigit():
-        found = [d for d in devices if d.index == int(spec)]
-    else:
-        found = [d for d in devices if d.name == spec]
-        found = found or [d for d in devices if spec.lower() in d.name.lower()]
-    if len(found) == 1:
-        return found[0]
-    names = ", ".join(f"'{d.name}'" for d in devices) or "none"
-    if not found:
-        raise AudioError(f"sound card '{spec}' not found; available: {names}")
-    raise AudioError(f"'{spec}' matches several sound cards: {', '.join(d.name for d in found)}")
 
 
 class Playback:
@@ -482,7 +444,7 @@ class Card:
     def _settle(self, playback: Playback) -> None:
         at = playback._end_at or self.clock()
         if playback.stop_frame is not None:
-            playback._finish(INTERRUPTED, playback._stop_wanted, at)
+            playback._finish(INTERRUPTED, playback._stop_wanted or "", at)
         elif playback.dropouts:
             playback._finish(DROPOUT, f"{playback.dropouts} gap(s), {playback.dropout_ms} ms in all", at)
         else:
@@ -507,29 +469,6 @@ class Card:
             self.on_change()
 
 
-class FakeCard(Card):
-    """A card on a virtual clock: each callback plays a block; ``callback(feed=False)`` makes a gap.
-
-    The same feeder and bookkeeping as a real card, with no sound server and no
-    sleeping; ``latency_s`` is the device buffer between the callback and the converter.
-    """
-
-    def __init__(self, name: str, channels: int, clock: Callable[[], float], latency_s: float = 0.1,
-                 block_frames: int = 4800, lead_s: float = LEAD_S) -> None:  # fmt: skip
-        super().__init__(name, channels, PREFERRED_RATE_HZ, block_frames, lead_s, clock)
-        self.latency_s = latency_s
-        self.heard: list[tuple[int, np.ndarray]] = []
-        """What the card took: (card frame, block), gaps as silence, for tests to inspect."""
-        self.record = False
-
-    def callback(self, feed: bool = True, underflow: bool = False) -> None:
-        """One block: the feeder runs (unless starved), then the device takes a block."""
-        if feed:
-            self.feed()
-        out = np.empty((self.block_frames, self.channels), dtype=np.float32)
-        self.take(out, self.clock() + self.latency_s, underflow)
-        if self.record:
-            self.heard.append((self.played_until, out))
 
 
 
@@ -579,7 +518,7 @@ class CardOutput(Card):
         logger.info("Opened %s: %d channels at %d Hz", self.device.name, self.channels, self.rate_hz)
         return self
 
-    def _start_stream(self):  # type: ignore[no-untyped-def]
+    def _start_stream(self):
         sd = _sounddevice()
         try:
             stream = sd.OutputStream(
@@ -663,7 +602,7 @@ class CardOutput(Card):
 
     # --- the threads -----------------------------------------------------------------------------
 
-    def _callback(self, out: np.ndarray, frames: int, timeinfo, status) -> None:  # type: ignore[no-untyped-def]
+    def _callback(self, out: np.ndarray, frames: int, timeinfo, status) -> None:
         # Must never block or raise: an exception here silently stops the stream.
         try:
             now = time.time()

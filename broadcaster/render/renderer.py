@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from broadcaster.config import OUTPUT_RATE_HZ, Config, Language
-from broadcaster.content import Announcement, Clip, Pause, Speech
+from broadcaster.config import OUTPUT_RATE_HZ, Config
+from broadcaster.content.models import Announcement, Clip, Pause, Speech
 from broadcaster.errors import AudioError, BroadcasterError
-from broadcaster.ordered import ordered_map
+from broadcaster.language import Language
+from broadcaster.render.ordered import ordered_map
 from broadcaster.textnorm import Sentence, Word, each_sentence, reading_versions
 from broadcaster.tts.cache import cache_key
 from broadcaster.tts.speaker import Speaker
@@ -219,8 +220,8 @@ class Renderer:
         found = self.cached(announcement)
         if found is not None:
             return found
-        from broadcaster import loudness
         from broadcaster.pcm import Spool
+        from broadcaster.render import loudness
 
         self.folder.mkdir(parents=True, exist_ok=True)
         meter = loudness.Meter(OUTPUT_RATE_HZ)
@@ -268,8 +269,8 @@ class Renderer:
 
     def say(self, text: str, language: Language, with_chime: bool = False) -> Pcm:
         """Speech for a one-off text, loudness-normalised (for ``broadcaster say``)."""
-        from broadcaster import loudness
         from broadcaster.pcm import Pcm, concat
+        from broadcaster.render import loudness
 
         parts = [pcm for pcm, _ in self.speech(text, language, text[:20])] or [Pcm.silence(0)]
         if with_chime:
@@ -312,8 +313,9 @@ def render_all(
         for count, future in enumerate(as_completed(futures), start=1):
             announcement = futures[future]
             try:
-                result: Rendered | BroadcasterError = future.result()
-                done.append(result)  # type: ignore[arg-type]
+                rendered = future.result()
+                done.append(rendered)
+                result: Rendered | BroadcasterError = rendered
             except BroadcasterError as exc:
                 result = exc
                 failed.append((announcement, exc))

@@ -1,0 +1,55 @@
+"""``check``: the station's files, with every problem at its line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from broadcaster.cli.common import load_station, print_problems
+from broadcaster.i18n import _
+
+
+def _expand(paths: list[Path]) -> tuple[list[Path], Path | None]:
+    """Command-line paths → (content files, config file if one was named)."""
+    files: list[Path] = []
+    config = None
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in (".yaml", ".yml")))
+        elif path.name in ("config.yaml", "config.yml"):
+            config = path
+        else:
+            files.append(path)
+    return files, config
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    files, named_config = _expand(args.paths)
+    if named_config is not None and args.config is None:
+        args.config = named_config
+    missing = [p for p in files if not p.exists()]
+    for path in args.paths:
+        if not path.exists():
+            print(_("{path}: no such file or folder").format(path=path), file=sys.stderr)
+    files = [p for p in files if p not in missing]
+    content, problems = load_station(args, extra=tuple(files))
+    if args.paths:
+        wanted = {p.resolve() for p in files}
+        if named_config is not None:
+            wanted.add(named_config.resolve())
+        shown = [p for p in problems if p.path.resolve() in wanted]
+    else:
+        shown = list(problems)
+    print_problems(shown)
+    errors = sum(p.is_error for p in shown)
+    warnings = len(shown) - errors
+    checked = len(content.announcements) + len(content.playlists)
+    if errors or missing:
+        print(_("{errors} error(s), {warnings} warning(s)").format(errors=errors, warnings=warnings),
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(_("OK: {count} announcement(s) and playlist(s) are valid, {warnings} warning(s)").format(
+        count=checked, warnings=warnings), file=sys.stderr)  # fmt: skip
+    return 0
+

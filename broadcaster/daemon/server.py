@@ -1,0 +1,86 @@
+"""The server side of the control socket: one JSON request per connection, answered by the daemon."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socketserver
+import threading
+from pathlib import Path
+
+from broadcaster.errors import AudioError, BroadcasterError
+
+logger = logging.getLogger(__name__)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from broadcaster.daemon.run import Daemon
+
+
+class _Server(socketserver.ThreadingUnixStreamServer):
+    daemon: Daemon
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    """One request per connection: a JSON line in; progress lines, then the answer line, out."""
+
+    def handle(self) -> None:
+        daemon = self.server.daemon
+        try:
+            request = json.loads(self.rfile.readline())
+            answer = self._dispatch(daemon, request)
+        except (BroadcasterError, AudioError, ValueError, KeyError) as exc:
+            answer = {"error": str(exc)}
+        self._write(answer)
+
+    def _write(self, message: dict[str, object]) -> None:
+        try:
+            self.wfile.write((json.dumps(message, ensure_ascii=False) + "\n").encode())
+            self.wfile.flush()
+        except OSError:
+            logger.debug("the control client went away", exc_info=True)
+
+    def _dispatch(self, daemon: Daemon, request: dict) -> dict:
+        command = request.get("command")
+        zones = request.get("zones") or None
+        if command == "status":
+            return daemon.status()
+        if command == "send":
+            return daemon.send(request["announcement"], zones, request.get("priority", "live"),
+                               lambda text: self._write({"progress": text}))  # fmt: skip
+        chosen = [z for z in daemon.station.zones if zones is None or z in zones]
+        if command == "stop":
+            return {"stopped": daemon.station.stop(chosen, "stopped by the operator")}
+        if command == "skip":
+            return {"skipped": daemon.station.skip(chosen)}
+        if command == "reload":
+            daemon.reload_requested.set()
+            return {"reload": "requested"}
+        raise ValueError(f"unknown command {command!r}")
+
+
+class _ControlServer:
+    """The control socket: its file permissions (owner and group) decide who may use it."""
+
+    def __init__(self, path: Path, daemon: Daemon) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        old = os.umask(0o117)  # srw-rw----
+        try:
+            self.server = _Server(str(path), _Handler)
+        finally:
+            os.umask(old)
+        self.server.daemon = daemon
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="control", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.path.unlink(missing_ok=True)
+
