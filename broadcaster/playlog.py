@@ -23,7 +23,7 @@ import sqlite3
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -374,6 +374,77 @@ class PlayLog:
                 table[day, announcement, zone]["dropout_ms"] = total_ms
         return [table[key] for key in sorted(table)]
 
+    def export(self, since: dt.date | None = None, until: dt.date | None = None,
+               announcement: str | None = None, zone: str | None = None,
+               titles: Mapping[str, str] | None = None) -> Iterator[tuple[object, ...]]:  # fmt: skip
+        """Rows of :data:`EXPORT_COLUMNS`, times in the station's zone, streamed from SQLite."""
+        columns = self._export_columns(since, until, announcement, zone, titles)
+        if columns is None:
+            return iter(())
+        return self._export(", ".join(columns), since, until, announcement, zone)
+
+    def export_csv(self, since: dt.date | None = None, until: dt.date | None = None,
+                   announcement: str | None = None, zone: str | None = None,
+                   titles: Mapping[str, str] | None = None, batch: int = 5000) -> Iterator[str]:  # fmt: skip
+        """The rows of :meth:`export` as CSV text (RFC 4180, CRLF), a batch of rows at a time.
+
+        SQLite makes each line, so a month of a million plays reaches the output
+        without a Python object per field.
+        """
+        columns = self._export_columns(since, until, announcement, zone, titles)
+        if columns is None:
+            return
+        # One printf per row: text in quotes with its quotes doubled (%w); times, codes and numbers bare.
+        template = '%d,%s,%s,%s,"%w","%w","%w",%s,%s,"%w",%d,%d,%s,"%w"'
+        line = f"printf('{template}', {', '.join(columns)})"
+        cursor = self._export(line, since, until, announcement, zone)
+        while rows := cursor.fetchmany(batch):
+            yield "\r\n".join([row[0] for row in rows]) + "\r\n"
+
+    def _export_columns(self, since: dt.date | None, until: dt.date | None, announcement: str | None,
+                        zone: str | None, titles: Mapping[str, str] | None) -> list[str] | None:  # fmt: skip
+        """SQL for each of :data:`EXPORT_COLUMNS`; None when no row matches.
+
+        Times are shifted in SQLite by the zone's offsets, found once for the days asked;
+        titles come from a temporary table joined by announcement id.
+        """
+        first, last = since, until
+        if first is None or last is None:
+            where, params = _filters(since, until, announcement, zone)
+            low, high = self._db.execute(f"SELECT min(day), max(day) FROM plays {where}", params).fetchone()
+            if low is None:
+                return None
+            first = first or dt.date.fromisoformat(low)
+            last = last or dt.date.fromisoformat(high)
+        shifts = utc_offsets(self.tz, first - dt.timedelta(days=1), last + dt.timedelta(days=1))
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS titles (id TEXT PRIMARY KEY, title TEXT)")
+        self._db.execute("DELETE FROM temp.titles")
+        self._db.executemany("INSERT INTO temp.titles VALUES (?, ?)", (titles or {}).items())
+        times = [_local_sql(c, shifts) for c in ("requested_at", "started_at", "ended_at")]
+        return ["p.id", *times, "p.announcement_id", "coalesce(t.title, '')", "p.zone", "p.trigger",
+                "p.outcome", "p.reason", "p.dropouts", "p.dropout_ms", "substr(p.content_hash, 1, 12)",
+                "p.host"]  # fmt: skip
+
+    def _export(self, select: str, since: dt.date | None, until: dt.date | None, announcement: str | None,
+                zone: str | None) -> sqlite3.Cursor:  # fmt: skip
+        where, params = _filters(since, until, announcement, zone, "p.")
+        return self._db.execute(f"SELECT {select} FROM plays AS p LEFT JOIN temp.titles AS t"
+                                f" ON t.id = p.announcement_id {where} ORDER BY p.id", params)  # fmt: skip
+
+    def last_played(self) -> dict[str, str]:
+        """Each announcement's last start that reached a loudspeaker, in the station's zone."""
+        played = "outcome IN ('completed', 'dropout', 'interrupted')"
+        days = self._db.execute("SELECT announcement_id, max(day) FROM daily_counts"
+                                f" WHERE {played} AND plays > 0 GROUP BY announcement_id")  # fmt: skip
+        last = {}
+        for announcement, day in days.fetchall():
+            (started,) = self._db.execute(
+                f"SELECT max(started_at) FROM plays WHERE day = ? AND announcement_id = ? AND {played}",
+                (day, announcement)).fetchone()  # fmt: skip
+            if started:
+                last[announcement] = self.local(started)
+        return last
+
     def integrity(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 
@@ -387,21 +458,61 @@ class PlayLog:
         return json.dumps(play.as_dict(), ensure_ascii=False)
 
 
-def _filters(since, until, announcement, zone) -> tuple[str, list[object]]:
+def _filters(since, until, announcement, zone, table: str = "") -> tuple[str, list[object]]:
+    """A WHERE clause and its parameters; ``table`` is a prefix such as ``p.``."""
     clauses, params = [], []
     if since:
-        clauses.append("day >= ?")
+        clauses.append(f"{table}day >= ?")
         params.append(since.isoformat())
     if until:
-        clauses.append("day <= ?")
+        clauses.append(f"{table}day <= ?")
         params.append(until.isoformat())
     if announcement:
-        clauses.append("announcement_id = ?")
+        clauses.append(f"{table}announcement_id = ?")
         params.append(announcement)
     if zone:
-        clauses.append("zone = ?")
+        clauses.append(f"{table}zone = ?")
         params.append(zone)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+EXPORT_COLUMNS = ("id", "requested", "started", "ended", "announcement", "title", "zone", "trigger",
+                  "outcome", "reason", "dropouts", "dropout_ms", "content", "host")  # fmt: skip
+"""What ``broadcaster log`` shows of a play, in this order."""
+
+
+def utc_offsets(tz: dt.tzinfo, first: dt.date, last: dt.date) -> list[tuple[str, int]]:
+    """The zone's UTC offsets (minutes) over the days, each from the UTC time (stored form) it starts.
+
+    Found by looking at every hour and, where the offset changed, at every minute of that
+    hour; the first entry starts at ``""`` (before everything).
+    """
+    def offset(moment: dt.datetime) -> int:
+        return round((moment.astimezone(tz).utcoffset() or dt.timedelta()).total_seconds() / 60)
+
+    hour = dt.datetime.combine(first, dt.time(), dt.UTC)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
+    shifts = [("", offset(hour))]
+    while hour < end:
+        following = hour + dt.timedelta(hours=1)
+        if offset(following) != shifts[-1][1]:
+            minute = next(hour + dt.timedelta(minutes=m) for m in range(1, 61)
+                          if offset(hour + dt.timedelta(minutes=m)) != shifts[-1][1])  # fmt: skip
+            shifts.append((iso(minute), offset(minute)))
+        hour = following
+    return shifts
+
+
+def _local_sql(column: str, shifts: list[tuple[str, int]]) -> str:
+    """SQL for a stored UTC time shown as local ``YYYY-MM-DD HH:MM:SS`` ('' when NULL)."""
+    def shifted(minutes: int) -> str:
+        return f"datetime(p.{column}, '{minutes:+d} minutes')"
+
+    if len(shifts) == 1:
+        return f"coalesce({shifted(shifts[0][1])}, '')"
+    cases = " ".join(f"WHEN p.{column} < '{start}' THEN {shifted(before)}"
+                     for (_, before), (start, _) in zip(shifts, shifts[1:], strict=False))  # fmt: skip
+    return f"coalesce(CASE {cases} ELSE {shifted(shifts[-1][1])} END, '')"
 
 
 def _alive(pid: int) -> bool:

@@ -12,8 +12,8 @@ def test_help_lists_the_commands(run_cli, capsys):
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    for command in ("check", "voices", "say", "render", "devices", "play", "log", "report", "run", "send",
-                    "stop", "skip", "status", "plan"):  # fmt: skip
+    for command in ("check", "list", "voices", "say", "render", "devices", "play", "log", "report", "run",
+                    "send", "stop", "skip", "status", "plan"):  # fmt: skip
         assert command in commands, command  # a command, not a word of another one's help ("display")
         assert f"    {command}" in parser.format_help()
 
@@ -81,3 +81,58 @@ def test_log_into_a_pipe_closed_early_is_not_an_error(station):
                           cwd=station, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.stdout.count("\n") == 1
     assert done.stderr == ""
+
+
+def test_list_shows_every_announcement_with_its_state_and_last_play(station, run_cli):
+    import datetime as dt
+    import json
+
+    from broadcaster.playlog import PlayLog
+
+    (station / "announcements" / "old.yaml").write_text(
+        "title: 旧通知\nlanguage: mandarin\ntext: 已过期。\nvalid_until: 2020-02-01\n", encoding="utf-8")
+    (station / "announcements" / "broken.yaml").write_text("title: 坏\nlanguage: klingon\ntext: x\n",
+                                                           encoding="utf-8")  # fmt: skip
+    log = PlayLog(station / "data" / "playlog.sqlite")
+    moment = dt.datetime(2026, 11, 28, 7, 30, tzinfo=dt.UTC)
+    log.finish(log.start("hotline", "h", "village", "schedule", moment, moment), "completed", moment)
+    log.finish(log.start("hygiene", "h", "village", "schedule", moment), "missed", moment, "quiet hours")
+    log.close()
+    rows = {r["id"]: r for r in json.loads(run_cli("list", "--format", "json", cwd=station).out)}
+    assert rows["old"]["state"] == "expired" and rows["old"]["title"] == "旧通知"
+    assert rows["broken"]["state"] == "broken"
+    assert rows["hotline"]["last_played"] == "2026-11-28 15:30:00" and rows["hotline"]["state"] == "ok"
+    assert rows["stay-home-emergency"]["priority"] == "emergency"
+    table = run_cli("list", cwd=station, lang="zh_CN.UTF-8")
+    assert table.code == 0
+    lines = table.out.splitlines()
+    assert lines[0].split()[:3] == ["编号", "标题", "语言"]
+    assert "已过期" in next(line for line in lines if line.startswith("old "))
+    assert "从未" in next(line for line in lines if line.startswith("hygiene "))
+
+
+def test_tables_line_up_chinese_by_display_width(station, run_cli):
+    from broadcaster.cli.common import display_width
+
+    lines = run_cli("list", cwd=station, lang="zh_CN.UTF-8").out.splitlines()
+    # the third column starts at the same terminal column on every line
+    starts = set()
+    for line in lines:
+        head = line.split("  ")[0]
+        rest = line[len(head):].lstrip()
+        second = rest.split("  ")[0]
+        starts.add(display_width(line[: line.index(second, len(head)) + len(second)]) - display_width(second))
+    assert len(starts) == 1, lines
+    assert display_width("防控热线") == 8 and display_width("hotline") == 7
+
+
+def test_plan_shows_a_background_loop(station, run_cli):
+    van = station / "playlists" / "van-loop.yaml"
+    van.write_text(van.read_text(encoding="utf-8").replace("enabled: no", "enabled: yes"), encoding="utf-8")
+    result = run_cli("plan", "--days", "1", "--start", "2026-12-03T06:00", cwd=station)
+    assert result.code == 0, result.text
+    loop = result.out.splitlines()[1]
+    assert loop.startswith("(loop)") and "van-loop" in loop and "idle for 30 s" in loop
+    sample = run_cli("plan", "--days", "1", "--start", "2026-12-03T06:00", cwd=REPO).out
+    assert "(loop)" not in sample  # the sample station runs its daily schedule, not the van's loop
+    assert "07:30:00  daily" in sample

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -92,8 +93,8 @@ def test_log_and_report_commands(station, run_cli):
     log.close()
     csv = run_cli("log", "--format", "csv", cwd=station)
     assert csv.code == 0
-    assert csv.out.startswith("\ufeffid,requested,started,ended,announcement,zone,trigger,outcome")
-    assert "2026-11-28 07:30:00" in csv.out and ",missed,quiet hours," in csv.out
+    assert csv.out.startswith("\ufeffid,requested,started,ended,announcement,title,zone,trigger,outcome")
+    assert "2026-11-28 07:30:00" in csv.out and ',missed,"quiet hours",' in csv.out
     rows = json.loads(run_cli("log", "--format", "json", "--announcement", "hotline", cwd=station).out)
     assert [(r["announcement"], r["outcome"]) for r in rows] == [("hotline", "missed")]
     report = json.loads(run_cli("report", "--day", "2026-11-28", "--format", "json", cwd=station).out)
@@ -244,3 +245,87 @@ def test_rows_of_an_earlier_start_with_the_same_pid_are_reconciled(log):
     assert log.reconcile(at(29, 10)) == 1
     outcomes = {p.id: p.outcome for p in log.plays()}
     assert outcomes == {earlier: "interrupted", mine: "playing"}
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:], newline="")))
+
+
+def test_the_csv_export_is_valid_csv_with_titles_local_times_and_quoted_text(station, run_cli):
+    (station / "announcements" / "hotline.yaml").write_text(
+        'title: 热线, "24 小时"\nlanguage: mandarin\ntext: 防控热线。\n', encoding="utf-8")  # fmt: skip
+    log = PlayLog(station / "data" / "playlog.sqlite")
+    row = log.start("hotline", "h", "village", "schedule", at(28, 7, 30))
+    log.finish(row, "interrupted", at(28, 7, 31), 'cut by emergency "alarm", then\nresumed')
+    log.missed("no-such-file", "h", "village", "schedule", at(28, 23), "quiet hours")
+    log.close()
+    result = run_cli("log", "--format", "csv", cwd=station)
+    assert result.code == 0
+    rows = _csv(result.out)
+    assert [r["title"] for r in rows] == ['热线, "24 小时"', ""]
+    assert rows[0]["reason"] == 'cut by emergency "alarm", then\nresumed'
+    assert (rows[0]["requested"], rows[0]["ended"]) == ("2026-11-28 07:30:00", "2026-11-28 07:31:00")
+    assert (rows[1]["started"], rows[1]["outcome"]) == ("", "missed")
+    assert [r["id"] for r in rows] == ["1", "2"]
+
+
+def test_exported_times_follow_daylight_saving_changes(tmp_path):
+    """Berlin: clocks go forward on 2026-03-29 at 01:00 UTC and back on 2026-10-25 at 01:00 UTC."""
+    from broadcaster.playlog import EXPORT_COLUMNS
+
+    berlin = ZoneInfo("Europe/Berlin")
+    log = PlayLog(tmp_path / "log.sqlite", "Europe/Berlin")
+    utc = [(2026, 3, 29, 0, 59, 59), (2026, 3, 29, 1, 0), (2026, 10, 25, 0, 30), (2026, 10, 25, 1, 30),
+           (2026, 7, 1, 12, 0)]  # fmt: skip
+    moments = [dt.datetime(*parts, tzinfo=dt.UTC) for parts in utc]
+    for moment in moments:
+        play = log.start("a", "h", "z", "schedule", moment)
+        log.finish(play, "completed", moment + dt.timedelta(seconds=5))
+    rows = [dict(zip(EXPORT_COLUMNS, r, strict=True)) for r in log.export()]
+    csv_rows = _csv("\ufeff" + ",".join(EXPORT_COLUMNS) + "\r\n" + "".join(log.export_csv()))
+    log.close()
+    expected = [m.astimezone(berlin).strftime("%Y-%m-%d %H:%M:%S") for m in moments]
+    assert [r["requested"] for r in rows] == expected
+    assert [r["requested"] for r in csv_rows] == expected
+    assert expected[:2] == ["2026-03-29 01:59:59", "2026-03-29 03:00:00"]
+
+
+def test_the_csv_export_streams_and_filters_by_day_announcement_and_zone(log):
+    for day in (27, 28, 29):
+        for zone in ("square", "market"):
+            log.finish(log.start("hygiene", "h", zone, "schedule", at(day, 9)), "completed", at(day, 9, 1))
+    chunks = list(log.export_csv(dt.date(2026, 11, 28), dt.date(2026, 11, 29), zone="market", batch=1))
+    assert len(chunks) == 2  # one batch of one row each: rows are fetched as they are written
+    assert all(",\"market\"," in chunk for chunk in chunks)
+    assert list(log.export(announcement="nothing")) == []
+
+
+def test_report_for_a_month_and_titles_in_the_table(station, run_cli):
+    log = PlayLog(station / "data" / "playlog.sqlite")
+    for day in (1, 15, 30):
+        row = log.start("hotline", "h", "village", "schedule", at(day, 9))
+        log.finish(row, "completed", at(day, 9, 1))
+    log.finish(log.start("hotline", "h", "village", "schedule", dt.datetime(2026, 12, 1, 9, tzinfo=SHANGHAI)),
+               "completed", dt.datetime(2026, 12, 1, 9, 1, tzinfo=SHANGHAI))  # fmt: skip
+    log.close()
+    month = run_cli("report", "--month", "--day", "2026-11-15", "--format", "json", cwd=station).out
+    assert [(r["day"], r["title"], r["completed"]) for r in json.loads(month)] == [
+        ("2026-11-01", "防控热线", 1), ("2026-11-15", "防控热线", 1),
+        ("2026-11-30", "防控热线", 1)]  # fmt: skip
+    table = run_cli("report", "--month", "--day", "2026-11-15", cwd=station, lang="zh_CN.UTF-8").out
+    assert "防控热线" in table.splitlines()[1] and "完整播出" in table.splitlines()[0]
+
+
+def test_the_log_table_speaks_the_users_language(station, run_cli):
+    log = PlayLog(station / "data" / "playlog.sqlite")
+    log.missed("hotline", "h", "village", "schedule", at(28, 23), "quiet hours")
+    row = log.start("hygiene", "h", "village", "schedule", at(28, 9))
+    log.finish(row, "dropout", at(28, 9, 1), "2 gap(s), 340 ms in all", dropouts=2, dropout_ms=340)
+    log.close()
+    table = run_cli("log", cwd=station, lang="zh_CN.UTF-8").out
+    assert "静音时段" in table and "未播" in table and "2 处断音，共 340 毫秒" in table and "有断音" in table
+    assert "quiet hours" not in table and "missed" not in table

@@ -75,11 +75,16 @@ def make_renderer(config: Config):
 
 
 def station_config(args: argparse.Namespace) -> Config:
-    content, problems = load_station(args)
+    return station_content(args).config
+
+
+def station_content(args: argparse.Namespace, warnings: bool = False) -> Content:
+    """The station's good content; only a broken config stops the command (other files' errors do not)."""
+    content, problems = load_station(args, warnings=warnings)
     config_errors = [p for p in problems if p.is_error and content.config.path == p.path]
     if config_errors:
         raise ContentError(config_errors)
-    return content.config
+    return content
 
 
 def display_width(text: str) -> int:

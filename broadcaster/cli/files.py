@@ -1,4 +1,4 @@
-"""``check``: the station's files, with every problem at its line."""
+"""``check`` and ``list``: the station's files, with every problem at its line; the announcements."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from broadcaster.cli.common import load_station, print_problems
-from broadcaster.i18n import _
+from broadcaster.cli.common import load_station, now, print_problems, print_table
+from broadcaster.i18n import N_, _
 
 
 def _expand(paths: list[Path]) -> tuple[list[Path], Path | None]:
@@ -53,3 +53,69 @@ def cmd_check(args: argparse.Namespace) -> int:
         count=checked, warnings=warnings), file=sys.stderr)  # fmt: skip
     return 0
 
+
+
+LANGUAGE_WORDS = {"mandarin": N_("Mandarin"), "cantonese": N_("Cantonese")}
+
+
+def _listing(args: argparse.Namespace) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """(columns, rows) of ``list``: every announcement file, good or broken, with its state today."""
+    from broadcaster.content.models import ANNOUNCEMENTS_DIR
+    from broadcaster.playlog import PlayLog
+
+    content, problems = load_station(args, warnings=False)
+    config = content.config
+    today = now(config).date()
+    played: dict[str, str] = {}
+    log_path = config.resolve(config.play_log)
+    if log_path.is_file():
+        log = PlayLog(log_path, config.timezone)
+        try:
+            played = log.last_played()
+        finally:
+            log.close()
+    errors: dict[str, int] = {}
+    folder = config.resolve(Path(ANNOUNCEMENTS_DIR)).resolve()
+    for problem in problems:
+        if problem.is_error and problem.path.resolve().parent == folder:
+            errors[problem.path.stem] = errors.get(problem.path.stem, 0) + 1
+    columns = ("id", "title", "language", "priority", "valid_from", "valid_until", "state", "last_played")
+    rows: list[tuple[str, ...]] = []
+    for name in sorted({*content.announcements, *errors}):
+        a = content.announcements.get(name)
+        if a is None:
+            state = "broken"
+            rows.append((name, "", "", "", "", "", state, played.get(name, "")))
+            continue
+        state = ("expired" if a.valid_until and a.valid_until < today else
+                 "not yet valid" if a.valid_from and a.valid_from > today else "ok")  # fmt: skip
+        start = a.valid_from.isoformat() if a.valid_from else ""
+        end = a.valid_until.isoformat() if a.valid_until else ""
+        language, priority = a.language.value, a.priority.value
+        rows.append((a.id, a.title, language, priority, start, end, state, played.get(name, "")))
+    return columns, rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from broadcaster.cli.log import WORDS, write_csv, write_json
+
+    columns, rows = _listing(args)
+    if args.format == "csv":
+        write_csv(columns, rows)
+        return 0
+    if args.format == "json":
+        write_json(columns, rows)
+        return 0
+    if not rows:
+        print(_("nothing to show"))
+        return 0
+    states = {"ok": _("valid"), "expired": _("expired"), "not yet valid": _("not yet valid"),
+              "broken": _("broken: run 'broadcaster check'")}  # fmt: skip
+    table = [(_("id"), _("title"), _("language"), _("priority"), _("valid from"), _("valid until"),
+              _("state"), _("last played"))]  # fmt: skip
+    for name, title, language, priority, start, end, state, last in rows:
+        table.append((name, title or "-", _(LANGUAGE_WORDS[language]) if language else "-",
+                      _(WORDS[priority]) if priority else "-", start or "-", end or "-", states[state],
+                      last or _("never")))  # fmt: skip
+    print_table(table)
+    return 0

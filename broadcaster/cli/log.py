@@ -1,82 +1,177 @@
-"""``log`` and ``report``: what the station played, from its play log."""
+"""``log`` and ``report``: what the station played, from its play log.
+
+A person gets a table in their language: translated headings, outcomes and the
+common reasons, titles beside ids. CSV and JSON are for spreadsheets and
+scripts: stable English column names and codes (documented in the README),
+titles included, streamed row by row so a year of plays needs no more memory
+than a day.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import sys
 
-from broadcaster.cli.common import now, print_table, station_config
+from broadcaster.cli.common import now, print_table, station_content
 from broadcaster.errors import BroadcasterError
-from broadcaster.i18n import _
+from broadcaster.i18n import N_, _
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
-def _open_log(args: argparse.Namespace):
+    from broadcaster.content.models import Content
     from broadcaster.playlog import PlayLog
 
-    config = station_config(args)
+HEADINGS = {
+    "id": N_("no."), "requested": N_("due"), "started": N_("started"), "ended": N_("ended"),
+    "announcement": N_("announcement"), "title": N_("title"), "zone": N_("zone"), "trigger": N_("trigger"),
+    "outcome": N_("outcome"), "reason": N_("reason"), "dropouts": N_("dropouts"),
+    "day": N_("day"), "completed": N_("completed"), "dropout": N_("with dropouts"),
+    "interrupted": N_("interrupted"), "failed": N_("failed"), "missed": N_("missed"),
+    "playing": N_("playing"), "dropout_ms": N_("dropout ms"),
+}  # fmt: skip
+WORDS = {
+    "playing": N_("playing"), "completed": N_("completed"), "dropout": N_("with dropouts"),
+    "interrupted": N_("interrupted"), "failed": N_("failed"), "missed": N_("missed"),
+    "manual": N_("manual"), "van": N_("van"), "schedule": N_("schedule"), "emergency": N_("emergency"),
+    "live": N_("live"), "high": N_("high"), "normal": N_("normal"), "background": N_("background"),
+}  # fmt: skip
+"""Outcomes, triggers and priorities as the play log stores them."""
+REASONS = [(re.compile(pattern), template) for pattern, template in (
+    (r"quiet hours", N_("quiet hours")),
+    (r"the station stopped", N_("the station stopped")),
+    (r"skipped by the operator", N_("skipped by the operator")),
+    (r"stopped by the operator", N_("stopped by the operator")),
+    (r"stopped with Ctrl-C", N_("stopped with Ctrl-C")),
+    (r"rescheduled", N_("rescheduled")),
+    (r"did not finish in time", N_("did not finish in time")),
+    (r"the program stopped during the play", N_("the program stopped during the play")),
+    (r"not available \(see the errors\)", N_("not available (see the errors)")),
+    (r"(?P<gaps>\d+) gap\(s\), (?P<ms>\d+) ms in all", N_("{gaps} gap(s), {ms} ms in all")),
+    (r"(?P<late>\d+) s late \(the limit is (?P<limit>\d+) s\)", N_("{late} s late (the limit is {limit} s)")),
+    (r"not valid on (?P<day>[-\d]+)", N_("not valid on {day}")),
+    (r"cut by (?P<priority>\w+) '(?P<label>.*)'", N_("cut by {priority} '{label}'")),
+)]  # fmt: skip
+"""The reasons the station writes, as patterns; anything else (a sound card's own words) is shown as is."""
+
+
+def reason_text(reason: str) -> str:
+    """A stored reason in the user's language."""
+    for pattern, template in REASONS:
+        match = pattern.fullmatch(reason)
+        if match:
+            values = {k: _(WORDS.get(v, v)) if k == "priority" else v for k, v in match.groupdict().items()}
+            return _(template).format(**values)
+    return reason
+
+
+def _open_log(args: argparse.Namespace) -> tuple[Content, PlayLog]:
+    from broadcaster.playlog import PlayLog
+
+    content = station_content(args)
+    config = content.config
     path = config.resolve(config.play_log)
     if not path.is_file():
         raise BroadcasterError(_("there is no play log at {path} yet").format(path=path))
-    return config, PlayLog(path, config.timezone)
+    return content, PlayLog(path, config.timezone)
 
 
-def _emit(rows: list[dict[str, object]], fmt: str) -> None:
+def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]] | None = None,
+              text: Iterable[str] = ()) -> None:
+    """CSV in UTF-8 with a BOM, whatever the console's encoding: Excel then opens the Chinese right.
+
+    ``rows`` are quoted here; ``text`` is CSV already (the play log makes its own).
+    """
     import csv
+    import io
+
+    sys.stdout.flush()
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8-sig", newline="")
+    try:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows(rows or ())
+        for chunk in text:
+            out.write(chunk)
+        out.flush()
+    finally:
+        out.detach()
+
+
+def write_json(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A JSON array of objects, written as the rows come."""
     import json
 
-    if fmt == "json":
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    elif fmt == "csv":
-        import io
+    write = sys.stdout.write
+    write("[")
+    for count, row in enumerate(rows):
+        write(("\n " if count == 0 else ",\n ") + json.dumps(dict(zip(columns, row, strict=True)),
+                                                            ensure_ascii=False))  # fmt: skip
+    write("\n]\n")
 
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["id"])
-        writer.writeheader()
-        writer.writerows(rows)
-        # UTF-8 with a BOM, whatever the console's encoding: Excel then opens the Chinese text right.
-        data = ("\ufeff" + text.getvalue()).encode("utf-8")
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        if not rows:
-            print(_("nothing to show"))
-            return
-        print_table([tuple(str(k) for k in rows[0])] + [tuple(str(v) for v in r.values()) for r in rows])
+
+def _show(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    table = [tuple(_(HEADINGS[c]) for c in columns)] + [tuple(str(v) for v in row) for row in rows]
+    if len(table) == 1:
+        print(_("nothing to show"))
+        return
+    print_table(table)
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    config, log = _open_log(args)
+    from broadcaster.playlog import EXPORT_COLUMNS
+
+    content, log = _open_log(args)
+    titles = {a.id: a.title for a in content.announcements.values()}
     try:
-        rows = []
-        for play in log.plays(args.since, args.until, args.announcement, args.zone):
-            # a person reads "2 (340 ms)" (numbers and an SI unit: nothing to translate);
-            # a spreadsheet or a script gets two plain numbers
-            gaps: dict[str, object] = {"dropouts": play.dropouts, "dropout_ms": play.dropout_ms}
-            if args.format == "table":
-                gaps = {"dropouts": f"{play.dropouts} ({play.dropout_ms} ms)" if play.dropouts else ""}
-            rows.append({
-                "id": play.id, "requested": log.local(play.requested_at),
-                "started": log.local(play.started_at), "ended": log.local(play.ended_at),
-                "announcement": play.announcement_id, "zone": play.zone, "trigger": play.trigger,
-                "outcome": play.outcome, "reason": play.reason, **gaps,
-                "content": play.content_hash[:12], "host": play.host,
-            })  # fmt: skip
+        if args.format == "csv":
+            lines = log.export_csv(args.since, args.until, args.announcement, args.zone, titles)
+            write_csv(EXPORT_COLUMNS, text=lines)
+            return 0
+        rows = log.export(args.since, args.until, args.announcement, args.zone, titles)
+        if args.format == "json":
+            write_json(EXPORT_COLUMNS, rows)
+        else:
+            _show(EXPORT_COLUMNS[:-3], (_for_people(row) for row in rows))
     finally:
         log.close()
-    _emit(rows, args.format)
     return 0
+
+
+def _for_people(row: Sequence[object]) -> tuple[object, ...]:
+    """A log row for the table: words translated, gaps as "2 (340 ms)", no hash or host."""
+    (play_id, requested, started, ended, announcement, title, zone, trigger, outcome, reason,
+     dropouts, dropout_ms) = row[:12]  # fmt: skip
+    gaps = f"{dropouts} ({dropout_ms} ms)" if dropouts else ""
+    trigger, outcome = _(WORDS.get(str(trigger), str(trigger))), _(WORDS.get(str(outcome), str(outcome)))
+    return (play_id, requested, started, ended, announcement, title, zone, trigger, outcome,
+            reason_text(str(reason)), gaps)  # fmt: skip
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    config, log = _open_log(args)
-    last = args.day or now(config).date()
-    first = last - dt.timedelta(days=6) if args.week else last
+    content, log = _open_log(args)
+    last = args.day or now(content.config).date()
+    if args.month:
+        first = last.replace(day=1)
+        last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+    else:
+        first = last - dt.timedelta(days=6) if args.week else last
     try:
-        rows = log.report(first, last)
+        report = log.report(first, last)
     finally:
         log.close()
-    _emit(rows, args.format)
+    titles = {a.id: a.title for a in content.announcements.values()}
+    columns = ("day", "announcement", "title", "zone", "completed", "dropout", "interrupted", "failed",
+               "missed", "playing", "dropout_ms")  # fmt: skip
+    rows = [tuple(titles.get(str(r["announcement"]), "") if c == "title" else r[c] for c in columns)
+            for r in report]  # fmt: skip
+    if args.format == "csv":
+        write_csv(columns, rows)
+    elif args.format == "json":
+        write_json(columns, rows)
+    else:
+        _show(columns, rows)
     return 0
-

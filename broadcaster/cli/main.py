@@ -14,7 +14,7 @@ from pathlib import Path
 
 from broadcaster import __version__
 from broadcaster.cli.common import describe, print_problems
-from broadcaster.cli.files import cmd_check
+from broadcaster.cli.files import cmd_check, cmd_list
 from broadcaster.cli.log import cmd_log, cmd_report
 from broadcaster.cli.sound import cmd_devices, cmd_play
 from broadcaster.cli.speech import cmd_render, cmd_say, cmd_voices
@@ -258,6 +258,12 @@ def _add_commands(commands) -> None:
                        help=_("check as if today were this date"))  # fmt: skip
     check.set_defaults(func=cmd_check)
 
+    listing = commands.add_parser("list", help=_("the station's announcements: title, language, validity, "
+                                                 "broken or expired, last played"))  # fmt: skip
+    listing.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                         help=_("table for people; csv or json for spreadsheets and scripts"))  # fmt: skip
+    listing.set_defaults(func=cmd_list)
+
     voices = commands.add_parser("voices", help=_("list speech engines and voices, and whether each works"))
     voices.set_defaults(func=cmd_voices)
 
@@ -301,13 +307,17 @@ def _add_commands(commands) -> None:
     log.add_argument("--until", type=_date_arg, help=_("last day"))
     log.add_argument("--announcement", help=_("only this announcement"))
     log.add_argument("--zone", help=_("only this zone"))
-    log.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    log.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                     help=_("table for people; csv or json for spreadsheets and scripts"))  # fmt: skip
     log.set_defaults(func=cmd_log)
 
     report = commands.add_parser("report", help=_("plays per announcement, zone and day"))
     report.add_argument("--day", type=_date_arg, help=_("the day (default: today)"))
-    report.add_argument("--week", action="store_true", help=_("the seven days up to the day"))
-    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    span = report.add_mutually_exclusive_group()
+    span.add_argument("--week", action="store_true", help=_("the seven days up to the day"))
+    span.add_argument("--month", action="store_true", help=_("the calendar month of the day"))
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help=_("table for people; csv or json for spreadsheets and scripts"))  # fmt: skip
     report.set_defaults(func=cmd_report)
 
     run = commands.add_parser("run", help=_("run the station (in the foreground, for systemd)"))
