@@ -6,6 +6,8 @@ anything else is a bug and shows a traceback only with ``--verbose``.
 
 from __future__ import annotations
 
+from broadcaster.i18n import _
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~6 ms on `send`'s path
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ class ContentError(BroadcasterError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         errors = [p for p in problems if p.is_error]
-        super().__init__(f"{len(errors)} error(s) in content files")
+        super().__init__(_("{count} error(s) in content files").format(count=len(errors)))
 
 
 class UnknownAnnouncementError(BroadcasterError):
@@ -43,7 +45,8 @@ class SpeechError(BroadcasterError):
     def __init__(self, what: str, tried: list[str]) -> None:
         self.what = what
         self.tried = tried
-        super().__init__(f"{what}: no engine produced usable speech ({'; '.join(tried)})")
+        message = _("{what}: no engine produced usable speech ({tried})")
+        super().__init__(message.format(what=what, tried="; ".join(tried)))
 
 
 class EngineError(BroadcasterError):
@@ -52,7 +55,7 @@ class EngineError(BroadcasterError):
     def __init__(self, engine: str, reason: str) -> None:
         self.engine = engine
         self.reason = reason
-        super().__init__(f"{engine}: {reason}")
+        super().__init__(_("{engine}: {reason}").format(engine=engine, reason=reason))
 
 
 class AudioError(BroadcasterError):

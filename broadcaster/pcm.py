@@ -21,6 +21,7 @@ import numpy as np
 
 from broadcaster.config import OUTPUT_RATE_HZ
 from broadcaster.errors import AudioError
+from broadcaster.i18n import _
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,9 +67,9 @@ def decode_wav(data: bytes, strict: bool = False) -> Pcm:
             declared = w.getnframes()
             frames = w.readframes(declared)
     except (wave.Error, EOFError, struct.error) as exc:
-        raise AudioError(f"not a readable WAV file: {exc}") from exc
+        raise AudioError(_("not a readable WAV file: {reason}").format(reason=exc)) from exc
     if strict and len(frames) != declared * width * channels:
-        raise AudioError("WAV file is truncated")
+        raise AudioError(_("WAV file is truncated"))
     usable = len(frames) // (width * channels) * width * channels
     frames = frames[:usable]
     if width == 1:
@@ -83,7 +84,7 @@ def decode_wav(data: bytes, strict: bool = False) -> Pcm:
     elif width == 4:
         samples = np.frombuffer(frames, "<i4").astype(np.float32) / 2**31
     else:
-        raise AudioError(f"unsupported WAV sample width {width}")
+        raise AudioError(_("unsupported WAV sample width {width}").format(width=width))
     if channels > 1:
         samples = samples.reshape(-1, channels).mean(axis=1)
     return Pcm(samples.astype(np.float32), rate)
@@ -93,7 +94,7 @@ def read_wav(path: Path, strict: bool = False) -> Pcm:
     try:
         return decode_wav(path.read_bytes(), strict)
     except OSError as exc:
-        raise AudioError(f"cannot read {path}: {exc.strerror}") from exc
+        raise AudioError(_("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)) from exc
 
 
 _CHUNK = 1 << 20  # samples converted at a time: a long announcement is never copied whole

@@ -29,6 +29,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from broadcaster.errors import BroadcasterError
+from broadcaster.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +206,8 @@ class PlayLog:
             self._db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
-            raise PlayLogError(f"cannot open the play log {path}: {exc}") from exc
+            message = _("cannot open the play log {path}: {reason}")
+            raise PlayLogError(message.format(path=path, reason=exc)) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -15,7 +15,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "broadcaster"
 
 LAYERS = (  # lowest first
-    {"errors", "i18n", "language"},
+    {"i18n"},
+    {"errors", "language"},
     {"schema"},
     {"config"},
     {"pcm", "playlog", "textnorm"},

@@ -120,3 +120,33 @@ def test_every_duplicate_key_is_reported(tmp_path):
     problems = Problems()
     parse_text("a: 1\nb: 2\na: 3\nb: 4\n", Path("x.yaml"), problems)
     assert [(p.line, p.column) for p in problems] == [(3, 1), (4, 1)]
+
+
+def _problems_of(tmp_path, text: str) -> list[tuple[int, int, str]]:
+    from broadcaster.content.load import load_announcement
+    from broadcaster.schema.problems import Problems
+
+    path = tmp_path / "notice.yaml"
+    path.write_text(text, encoding="utf-8")
+    problems = Problems()
+    announcement = load_announcement(path, tmp_path, problems)
+    assert announcement is None or problems.has_errors  # a file with errors is never used
+    return [(p.line, p.column, str(p.message)) for p in problems if p.is_error]
+
+
+def test_a_tab_does_not_hide_a_misspelt_key_on_another_line(tmp_path):
+    found = _problems_of(tmp_path, "title: 通知\nlangauge: mandarin\nsegments:\n\t- text: 各位村民\n")
+    assert (4, 1, "a tab is used for indentation") in found
+    assert any(line == 2 and "unknown key 'langauge'" in message for line, _, message in found), found
+
+
+def test_a_chinese_colon_does_not_hide_other_mistakes(tmp_path):
+    found = _problems_of(tmp_path, "title：通知\nlanguage: klingon\ntext:各位村民\n")
+    lines = sorted(line for line, _, _ in found)
+    assert lines == [1, 2, 3], found  # the colon, the language, the missing space: all at once
+    assert "not one of" in next(message for line, _, message in found if line == 2)
+
+
+def test_one_mistake_in_yaml_is_reported_once_at_its_place(tmp_path):
+    found = _problems_of(tmp_path, 'title: 通知\nlanguage: mandarin\ntext: "各位村民\n')
+    assert found == [(3, 7, "a quote is opened but never closed")]

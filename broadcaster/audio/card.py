@@ -47,6 +47,7 @@ import numpy as np
 from broadcaster.audio.devices import Device, _sounddevice, find_device, list_devices
 from broadcaster.config import OUTPUT_RATE_HZ, Config
 from broadcaster.errors import AudioError
+from broadcaster.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -250,9 +251,11 @@ class Card:
         """Queue mono ``samples`` (at the card's rate) on ``channels`` (0-based), at ``start_frame``
         of the card or as soon as possible."""
         if self.failure:
-            raise AudioError(f"sound card '{self.name}' is not available: {self.failure}")
+            message = _("sound card '{name}' is not available: {reason}")
+            raise AudioError(message.format(name=self.name, reason=self.failure))
         if max(channels) >= self.channels:
-            raise AudioError(f"sound card '{self.name}' has no channel {max(channels) + 1}")
+            message = _("sound card '{name}' has no channel {channel}")
+            raise AudioError(message.format(name=self.name, channel=max(channels) + 1))
         playback = Playback(self, samples, channels, gain, start_frame, label)
         with self._lock:
             self._incoming.append(playback)
@@ -512,7 +515,7 @@ class CardOutput(Card):
         while self.played_until < WARM_UP_S * self.rate_hz:
             if time.monotonic() > deadline:
                 self.close()
-                raise AudioError(f"sound card '{self.device.name}' does not take audio")
+                raise AudioError(_("sound card '{name}' does not take audio").format(name=self.device.name))
             time.sleep(0.01)
         self._idle_since = time.monotonic()
         logger.info("Opened %s: %d channels at %d Hz", self.device.name, self.channels, self.rate_hz)
@@ -528,7 +531,8 @@ class CardOutput(Card):
             )  # fmt: skip
             stream.start()
         except (sd.PortAudioError, ValueError) as exc:
-            raise AudioError(f"cannot open sound card '{self.device.name}': {exc}") from exc
+            message = _("cannot open sound card '{name}': {reason}")
+            raise AudioError(message.format(name=self.device.name, reason=exc)) from exc
         return stream
 
     def close(self, reason: str = "the output was closed") -> None:
@@ -552,7 +556,8 @@ class CardOutput(Card):
     def play(self, samples: np.ndarray, channels: tuple[int, ...], gain: float = 1.0,
              start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
         if self._stream is None or self._closing.is_set():
-            raise AudioError(f"sound card '{self.device.name}' is not available: {self.failure or 'closed'}")
+            message = _("sound card '{name}' is not available: {reason}")
+            raise AudioError(message.format(name=self.device.name, reason=self.failure or _("closed")))
         playback = super().play(samples, channels, gain, start_frame, label)
         self.wake_up()  # after the item is in: a card falling asleep meanwhile either saw it or wakes
         return playback
@@ -694,6 +699,7 @@ def play_blocking(samples: np.ndarray, rate_hz: int, device: str | None = None) 
         playback = card.play(samples, tuple(range(card.channels)))
         outcome = playback.wait(len(samples) / card.rate_hz + 30)
         if outcome not in (COMPLETED, DROPOUT):
-            raise AudioError(f"playing on '{target.name}' failed: {playback.reason or 'timed out'}")
+            message = _("playing on '{name}' failed: {reason}")
+            raise AudioError(message.format(name=target.name, reason=playback.reason or _("timed out")))
     finally:
         card.close()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from broadcaster.errors import AudioError
+from broadcaster.i18n import _
 
 
 def _sounddevice():
     try:
         import sounddevice
     except OSError as exc:  # the PortAudio library is missing
-        raise AudioError(f"sound output is not available: {exc}") from exc
+        raise AudioError(_("sound output is not available: {reason}").format(reason=exc)) from exc
     return sounddevice
 
 
@@ -39,7 +40,7 @@ def find_device(spec: str, devices: list[Device]) -> Device:
     if spec == "default":
         index = _sounddevice().default.device[1]
         if index is None or index < 0:
-            raise AudioError("there is no default sound output")
+            raise AudioError(_("there is no default sound output"))
         spec = str(index)
     if spec.isdigit():
         found = [d for d in devices if d.index == int(spec)]
@@ -48,8 +49,10 @@ def find_device(spec: str, devices: list[Device]) -> Device:
         found = found or [d for d in devices if spec.lower() in d.name.lower()]
     if len(found) == 1:
         return found[0]
-    names = ", ".join(f"'{d.name}'" for d in devices) or "none"
+    names = ", ".join(f"'{d.name}'" for d in devices) or _("none")
     if not found:
-        raise AudioError(f"sound card '{spec}' not found; available: {names}")
-    raise AudioError(f"'{spec}' matches several sound cards: {', '.join(d.name for d in found)}")
+        message = _("sound card '{name}' not found; available: {names}")
+        raise AudioError(message.format(name=spec, names=names))
+    several = ", ".join(d.name for d in found)
+    raise AudioError(_("'{name}' matches several sound cards: {names}").format(name=spec, names=several))
 

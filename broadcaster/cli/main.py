@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from broadcaster import __version__
+from broadcaster import __version__, i18n
 from broadcaster.cli.common import describe, print_problems
 from broadcaster.cli.files import cmd_check, cmd_list
 from broadcaster.cli.log import cmd_log, cmd_report
@@ -20,7 +20,7 @@ from broadcaster.cli.sound import cmd_devices, cmd_play
 from broadcaster.cli.speech import cmd_render, cmd_say, cmd_voices
 from broadcaster.cli.station import cmd_plan, cmd_run, cmd_send, cmd_skip, cmd_status, cmd_stop
 from broadcaster.errors import BroadcasterError, ContentError
-from broadcaster.i18n import _, set_language
+from broadcaster.i18n import N_, _, set_language
 
 # Only light modules at the top: `send`, `stop`, `skip` and `status` must start
 # fast, so config, content and YAML are imported by the commands that read them.
@@ -134,7 +134,8 @@ def _datetime_arg(text: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+        message = _("'{text}' is not a date and time; write it like 2026-12-03T06:00 or 2026-12-03")
+        raise argparse.ArgumentTypeError(message.format(text=text)) from exc
 
 
 # --- the parser and main -----------------------------------------------------------------
@@ -147,7 +148,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="broadcaster",
         description=_("Village loudspeaker announcements in Mandarin and Cantonese."),
     )
-    parser.add_argument("--version", action="version", version=f"broadcaster {__version__}")
+    parser.add_argument("--version", action="version", version=f"broadcaster {__version__}",
+                        help=_("show program's version number and exit"))  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true",
                         help=_("show details and tracebacks"))  # fmt: skip
     parser.add_argument("-c", "--config", type=Path, default=None,
@@ -206,10 +208,26 @@ def _command_in(argv: list[str]) -> str | None:
     return None
 
 
+ARGPARSE_WORDS = (
+    N_("usage: "), N_("options"), N_("positional arguments"), N_("show this help message and exit"),
+    N_("show program's version number and exit"), N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"), N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("argument %(argument_name)s: %(message)s"), N_("%(prog)s: error: %(message)s\n"),
+    N_("expected one argument"), N_("expected at least one argument"), N_("expected at most one argument"),
+    N_("not allowed with argument %s"), N_("invalid %(type)s value: %(value)r"),
+    N_("ambiguous option: %(option)s could match %(matches)s"), N_("one of the arguments %s is required"),
+)  # fmt: skip
+"""argparse's own words, in our catalog: argparse looks its ``_`` up each time it speaks, so
+pointing that at ours translates usage lines, headings and parse errors with everything else."""
+
+
 def main(argv: list[str] | None = None) -> int:
     # Messages follow the locale until a config file says otherwise.
     argv = sys.argv[1:] if argv is None else argv
     set_language(_ui_language_in(argv) or "auto")
+    import argparse
+
+    argparse._ = i18n._  # type: ignore[attr-defined]  # argparse's module-level gettext, see ARGPARSE_WORDS
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if args.ui_language:

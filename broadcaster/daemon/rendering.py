@@ -35,16 +35,18 @@ def _render(config: Config, announcement: Announcement) -> Item | str:
     """In the child: render one announcement; an :class:`Item`, or the error as text."""
     global _renderer
     from broadcaster.errors import BroadcasterError
+    from broadcaster.i18n import _, set_language
     from broadcaster.render.renderer import make_renderer
 
     if _renderer is None or _renderer[0] != config:
+        set_language(config.ui_language)  # a fresh child: its errors reach people in their language
         _renderer = (config, make_renderer(config))
     try:
         rendered = _renderer[1].render(announcement)
     except BroadcasterError as exc:
         return str(exc)
     except MemoryError:
-        return "too long to render (out of memory)"
+        return _("too long to render (out of memory)")
     return Item(announcement.id, rendered.path.stem, rendered.path, rendered.duration_s)
 
 

@@ -70,7 +70,7 @@ class AlreadyRunningError(BroadcasterError):
     """Raised when another station already runs on the same folder."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(f"another station is already running here (lock {path})")
+        super().__init__(_("another station is already running here (lock {path})").format(path=path))
 
 
 
@@ -242,7 +242,7 @@ class Daemon:
         targets = zones or list(self.station.zones)
         unknown = [z for z in targets if z not in self.station.zones]
         if unknown:
-            raise BroadcasterError(f"unknown zone '{unknown[0]}'")
+            raise BroadcasterError(_("unknown zone '{name}'").format(name=unknown[0]))
         quiet = content.config.quiet_hours
         if level < Priority.EMERGENCY and quiet and self._quiet(self.clock()):
             # Pressing send means it: refuse now, with the reason, rather than "sent" and then missed.
@@ -251,10 +251,11 @@ class Daemon:
             raise BroadcasterError(message.format(end=quiet[1].strftime("%H:%M")))
         item = None if self._stale(announcement) else self.items.get(announcement.id)
         if item is None:
-            progress(f"rendering {announcement.id}")
+            progress(_("rendering {id}").format(id=announcement.id))
             result = self.renders.render(content.config, announcement)
             if isinstance(result, str):
-                raise BroadcasterError(f"cannot render {announcement.id}: {result}")
+                message = _("cannot render {id}: {reason}")
+                raise BroadcasterError(message.format(id=announcement.id, reason=result))
             item = result
         requested = self.clock()
         trigger = "emergency" if level is Priority.EMERGENCY else "manual"
@@ -277,7 +278,7 @@ class Daemon:
             if announcement is not None and not problems.has_errors:
                 return announcement
             raise BroadcasterError("; ".join(p.render() for p in problems if p.is_error))
-        raise BroadcasterError(f"unknown announcement '{name}'")
+        raise BroadcasterError(_("unknown announcement '{name}'").format(name=name))
 
     def status(self) -> dict[str, object]:
         assert self.content is not None
@@ -358,7 +359,7 @@ class Daemon:
     def _content(self) -> Content:
         """The content on the air; there is always some once the station has started."""
         if self.content is None:
-            raise BroadcasterError("the station has not loaded its content yet")
+            raise BroadcasterError(_("the station has not loaded its content yet"))
         return self.content
 
     def _quiet(self, moment: dt.datetime) -> bool:

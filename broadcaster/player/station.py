@@ -50,6 +50,7 @@ from broadcaster.audio.card import COMPLETED, DROPOUT, FAILED, INTERRUPTED
 from broadcaster.config import Zone
 from broadcaster.content.models import Loop
 from broadcaster.errors import AudioError, BroadcasterError
+from broadcaster.i18n import _
 from broadcaster.player.hardware import run_hook
 from broadcaster.player.zones import Item, Player, ZonePlay
 
@@ -421,7 +422,7 @@ class Station:
             return
         with self._post_lock:
             if self._closed:
-                raise BroadcasterError("the station is stopping; nothing was sent")
+                raise BroadcasterError(_("the station is stopping; nothing was sent"))
             self._inbox.put(job)
 
     def _ask(self, job: Callable[[], T]) -> T:
@@ -488,7 +489,7 @@ class Station:
 
         self._ask(stop)
         pause = threading.Event()  # never set: a sleep
-        for _ in range(round(STOP_WAIT_S / POLL_S)):
+        for _poll in range(round(STOP_WAIT_S / POLL_S)):
             if all(zone.settled for zone in self.zones.values()):
                 break
             if self._thread is None:

@@ -28,6 +28,7 @@ from broadcaster.audio.devices import Device, find_device, list_devices
 from broadcaster.audio.fake import FakeCard
 from broadcaster.config import Zone
 from broadcaster.errors import AudioError
+from broadcaster.i18n import _
 from broadcaster.pcm import read_wav
 from broadcaster.playlog import PlayLog
 
@@ -77,13 +78,14 @@ class Outputs:
                 device = find_device(zone.device, devices)
             except AudioError as exc:
                 if not tolerate_missing:
-                    raise AudioError(f"zone '{zone.name}': {exc}") from exc
+                    raise AudioError(_("zone '{zone}': {reason}").format(zone=zone.name, reason=exc)) from exc
                 logger.error("zone '%s': %s (its plays fail until the card is there)", zone.name, exc)
                 placeholder = Device(-1 - len(absent), zone.device, max(2, *zone.channels), PREFERRED_RATE_HZ)
                 device = absent.setdefault(zone.device, placeholder)
             width = max(max(zone.channels), wanted.get(device.index, (device, 0))[1])
             if width > device.channels:
-                raise AudioError(f"zone '{zone.name}': '{device.name}' has only {device.channels} channels")
+                message = _("zone '{zone}': '{card}' has only {channels} channels")
+                raise AudioError(message.format(zone=zone.name, card=device.name, channels=device.channels))
             wanted[device.index] = (device, width)
             placed.append((zone, device))
         for index, (device, width) in wanted.items():

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from broadcaster.config import OUTPUT_RATE_HZ, Config
 from broadcaster.content.models import Announcement, Clip, Pause, Speech
 from broadcaster.errors import AudioError, BroadcasterError
+from broadcaster.i18n import _
 from broadcaster.language import Language
 from broadcaster.render.ordered import ordered_map
 from broadcaster.textnorm import Sentence, Word, each_sentence, reading_versions
@@ -94,7 +95,8 @@ def load_clip(path: Path) -> Pcm:
         segment = segment.set_channels(1)
     except (CouldntDecodeError, OSError, IndexError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # not ffmpeg's whole output
-        raise AudioError(f"cannot read clip {path.name}: {reason}") from exc
+        message = _("cannot read clip {name}: {reason}")
+        raise AudioError(message.format(name=path.name, reason=reason)) from exc
     scale = float(1 << (8 * segment.sample_width - 1))
     samples = np.array(segment.get_array_of_samples(), dtype=np.float32) / scale
     return Pcm(samples, segment.frame_rate).resampled(OUTPUT_RATE_HZ)
@@ -262,7 +264,7 @@ class Renderer:
             elif isinstance(segment, Clip):
                 spool.append(load_clip(segment.path).samples)
         end = spool.length
-        for _ in range(announcement.repeat - 1):
+        for _repeat in range(announcement.repeat - 1):
             spool.append(Pcm.silence(announcement.gap_s).samples)
             spool.again(body, end)
         return engines

@@ -9,6 +9,7 @@ are refused, size and depth are bounded, and the encoding is checked first.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,10 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from broadcaster.i18n import Msg
+from broadcaster.i18n import N_, Msg
 from broadcaster.schema.problems import Problems
+
+logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_NODES = 20_000
@@ -119,17 +122,75 @@ class _Loader(Reader, Scanner, Parser, _BoundedComposer, BaseResolver):
         BaseResolver.__init__(self)
 
 
-# Hints for PyYAML's most common complaints, in words a non-programmer can act on.
-_SYNTAX_HINTS = {
-    "mapping values are not allowed here": Msg.of(
-        "a value contains ': ' - put the whole value in quotes, or check the indentation"
-    ),
-    "could not find expected ':'": Msg.of("a line is missing ':' after its key"),
-    "found character '\\t' that cannot start any token": Msg.of("use spaces instead of tabs"),
-    "expected <block end>, but found": Msg.of("check that this line is indented like its neighbours"),
-    "found undefined alias": Msg.of("remove the '*'"),
-    "while scanning a quoted scalar": Msg.of("a quote is opened but never closed"),
-}
+# PyYAML's complaints (its ``problem`` text) in words a secretary can act on: (pattern, message, hint).
+_SYNTAX: list[tuple[re.Pattern[str], str, str | None]] = [
+    (re.compile(pattern), message, hint) for pattern, message, hint in (
+    (r"expected <block end>, but found '<scalar>'",
+     N_("there is more text after a closing quote"),
+     N_("put the whole value in one pair of quotes")),
+    (r"expected <block end>, but found|did not find expected key|could not find expected ':'",
+     N_("this line is indented differently from the lines around it"),
+     N_("keys of one block start in the same column; list items ('- ') too")),
+    (r"found unexpected end of stream",
+     N_("a quote is opened but never closed"),
+     N_("close the value with the same quote it starts with")),
+    (r"found unknown escape character '(?P<char>.*)'",
+     N_("'\\{char}' is not allowed inside double quotes"),
+     N_("use single quotes, or write the backslash twice")),
+    (r"expected ',' or '\]'",
+     N_("a list in [ ] is not closed, or its items are not separated by commas"),
+     N_("write it like [hygiene, hotline]")),
+    (r"expected ',' or '\}'",
+     N_("a group in { } is not closed, or its items are not separated by commas"), None),
+    (r"found character '(?P<char>.)' that cannot start any token",
+     N_("a value cannot start with '{char}'"),
+     N_("put the whole value in quotes")),
+    (r"but found another document",
+     N_("the file holds a second document after '---'"),
+     N_("one announcement or playlist per file: remove the '---' line and what follows, or move it")),
+    (r"sequence entries are not allowed here",
+     N_("a list item ('- ') cannot follow a key on the same line"),
+     N_("start the list on the next line, indented, one '- ' item per line")),
+    (r"expected chomping or indentation indicators",
+     N_("'|' or '>' must end its line"),
+     N_("write the text on the following lines, indented")),
+    (r"found undefined alias|while scanning an (alias|anchor)|expected alphabetic or numeric character",
+     N_("a value cannot start with '*' or '&'"),
+     N_("put the whole value in quotes")),
+    (r"expected the node content",
+     N_("a value is missing here"),
+     N_("remove the extra comma, or write the value")),
+)]  # fmt: skip
+
+
+def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, Msg, Msg | None]:
+    """(line, column, message, hint) for a parser complaint, pointing where the mistake is."""
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark and re.search("quoted scalar|flow sequence|flow mapping", exc.context or ""):
+        mark = exc.context_mark  # where the quote or bracket was opened, not where the file ran out
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or exc.context or ""
+    if problem.startswith("mapping values are not allowed here"):
+        lines = text.splitlines()
+        before = lines[line - 1][: column - 1] if line <= len(lines) else ""
+        if ": " in before.lstrip().lstrip("- "):
+            return (line, column, Msg.of("a value contains ': ' (a colon and a space)"),
+                    Msg.of("put the whole value in quotes"))  # fmt: skip
+        previous = next((n for n in range(line - 1, 0, -1) if lines[n - 1].strip()), None)
+        plain = previous is not None and not lines[previous - 1].lstrip().startswith(("-", "#"))
+        if previous is not None and plain and ":" not in lines[previous - 1]:
+            return (previous, 1, Msg.of("this line has no ':' after its key"),
+                    Msg.of("write the key, a colon, a space and the value: title: 停电"))  # fmt: skip
+        indent = len(lines[line - 1]) - len(lines[line - 1].lstrip()) if line <= len(lines) else 0
+        return (line, indent + 1, Msg.of("this line is indented differently from the lines around it"),
+                Msg.of("keys of one block start in the same column; list items ('- ') too"))  # fmt: skip
+    for pattern, message, hint in _SYNTAX:
+        found = pattern.search(problem)
+        if found:
+            return line, column, Msg(message, found.groupdict()), Msg(hint) if hint else None
+    logger.debug("YAML parser: %s", exc)
+    return (line, column, Msg.of("this line cannot be read"),
+            Msg.of("compare it with an example in docs/formats.md"))  # fmt: skip
 
 
 def decode(data: bytes, path: Path, problems: Problems) -> str | None:
@@ -214,9 +275,38 @@ def _find_key_slips(text: str, path: Path, problems: Problems) -> bool:
 
 
 def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
-    """Parse one YAML document; None (with problems added) when it cannot be read."""
+    """Parse one YAML document; None (with problems added) when it cannot be read.
+
+    Problems are found in one pass where that can be done: tabs, a Chinese colon or a
+    missing space after a key are reported, then the text is parsed as it was surely
+    meant (spaces, ``key: value``) so that the schema's checks report the rest too.
+    The file still has its errors, so it is never used.
+    """
     if _find_tabs(text, path, problems):
-        return None
+        meant = _without_tabs(text)
+        return None if meant is None else _parse(meant, path, problems)
+    return _parse(text, path, problems)
+
+
+def _without_tabs(text: str) -> str | None:
+    """``text`` with indenting tabs as spaces, at the first width that makes it readable YAML."""
+    for width in (2, 4, 8):
+        meant = "\n".join(line[: len(line) - len(line.lstrip(" \t"))].expandtabs(width) + line.lstrip(" \t")
+                          for line in text.split("\n"))  # fmt: skip
+        loader = _Loader(meant)
+        try:
+            loader.get_single_node()
+        except _Refused:
+            return meant  # readable; the refusal is reported when it is parsed
+        except yaml.YAMLError:
+            continue
+        finally:
+            loader.dispose()
+        return meant
+    return None
+
+
+def _parse(text: str, path: Path, problems: Problems) -> Node | None:
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # a control character, found before parsing starts
@@ -228,19 +318,18 @@ def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
         problems.error(path, exc.line, exc.column, exc.message, exc.hint)
         return None
     except yaml.MarkedYAMLError as exc:
-        if _find_key_slips(text, path, problems):
-            return None  # the parser's own complaint points at a later line
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        detail = exc.problem or exc.context or "?"
-        hint = next((h for key, h in _SYNTAX_HINTS.items() if key in str(exc)), None)
-        problems.error(path, line, column, Msg.of("YAML syntax error: {detail}", detail=detail), hint)
+        if _find_key_slips(text, path, problems):  # the parser's own complaint points at a later line
+            meant = "\n".join(_KEY_SLIP.sub(lambda m: f"{m[1]}{m[2]}: ", line) for line in text.split("\n"))
+            return None if meant == text else _parse(meant, path, problems)
+        problems.error(path, *_explain(exc, text))
         return None
     except yaml.reader.ReaderError as exc:
         _control_character(text, exc, path, problems)
         return None
     except yaml.YAMLError as exc:
-        problems.error(path, 1, 1, Msg.of("YAML syntax error: {detail}", detail=str(exc)))
+        logger.debug("YAML parser: %s", exc)
+        problems.error(path, 1, 1, Msg.of("this file cannot be read"),
+                       Msg.of("compare it with an example in docs/formats.md"))  # fmt: skip
         return None
     except RecursionError:
         problems.error(path, 1, 1, Msg.of("values nested too deeply"))

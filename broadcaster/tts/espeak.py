@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from broadcaster.config import SpeechSettings
 from broadcaster.errors import AudioError, EngineError
+from broadcaster.i18n import _
 from broadcaster.language import Language
 from broadcaster.textnorm import Sentence, Word
 from broadcaster.tts.base import Engine, VoiceInfo
@@ -64,7 +65,7 @@ class Worker:
         hello = self._exchange(None, PROBE_TIMEOUT_S)
         if "rate" not in hello:
             self.close()
-            raise EngineError(EspeakEngine.name, str(hello.get("error", "the worker did not start")))
+            raise EngineError(EspeakEngine.name, str(hello.get("error", _("the worker did not start"))))
         self.rate_hz = int(str(hello["rate"]))
 
     def _exchange(self, request: dict[str, object] | None, timeout_s: float) -> dict[str, object]:
@@ -92,8 +93,9 @@ class Worker:
         if not isinstance(header, dict) or len(header.get("data", b"")) != 2 * int(header.get("samples", 0)):
             self.close()
             if expired.is_set():
-                raise EngineError(EspeakEngine.name, f"did not finish within {timeout_s:.0f} s")
-            raise EngineError(EspeakEngine.name, "its worker stopped")
+                message = _("did not finish within {seconds:.0f} s")
+                raise EngineError(EspeakEngine.name, message.format(seconds=timeout_s))
+            raise EngineError(EspeakEngine.name, _("its worker stopped"))
         return header
 
     def speak(self, request: dict[str, object], timeout_s: float) -> Pcm:
@@ -159,7 +161,8 @@ class EspeakEngine(Engine):
         try:
             out = self._run(["--voices"], "", PROBE_TIMEOUT_S).decode("utf-8", "replace")
         except EngineError as exc:
-            self._probe_failure = exc.reason
+            missing = isinstance(exc.__cause__, FileNotFoundError)  # not the (translated) text
+            self._probe_failure = "" if missing else exc.reason
             return set()
         names = set()
         for line in out.splitlines()[1:]:  # Pty Language Age/Gender VoiceName File Other
@@ -182,11 +185,12 @@ class EspeakEngine(Engine):
     def voice_for(self, language: Language, settings: SpeechSettings) -> str:
         voice = self._configured(language, settings)
         if not self.installed_voices:
-            if self._probe_failure and "not installed" not in self._probe_failure:
-                raise EngineError(self.name, f"does not answer: espeak-ng --voices {self._probe_failure}")
-            raise EngineError(self.name, "espeak-ng is not installed")
+            if self._probe_failure:
+                message = _("does not answer: espeak-ng --voices {reason}")
+                raise EngineError(self.name, message.format(reason=self._probe_failure))
+            raise EngineError(self.name, _("espeak-ng is not installed"))
         if voice.lower() not in self.installed_voices:
-            raise EngineError(self.name, f"voice {voice} is not installed")
+            raise EngineError(self.name, _("voice {voice} is not installed").format(voice=voice))
         return voice
 
     def _run(self, args: list[str], text: str, timeout_s: float) -> bytes:
@@ -196,12 +200,14 @@ class EspeakEngine(Engine):
                 timeout=timeout_s, check=False,
             )  # fmt: skip
         except FileNotFoundError as exc:
-            raise EngineError(self.name, "espeak-ng is not installed") from exc
+            raise EngineError(self.name, _("espeak-ng is not installed")) from exc
         except subprocess.TimeoutExpired as exc:
-            raise EngineError(self.name, f"did not finish within {timeout_s:.0f} s") from exc
+            message = _("did not finish within {seconds:.0f} s")
+            raise EngineError(self.name, message.format(seconds=timeout_s)) from exc
         if proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip()[:200]
-            raise EngineError(self.name, f"exited with {proc.returncode}: {detail}")
+            message = _("exited with {code}: {detail}")
+            raise EngineError(self.name, message.format(code=proc.returncode, detail=detail))
         return proc.stdout
 
     def prepare(self, sentence: Sentence, language: Language, settings: SpeechSettings) -> str:
@@ -247,7 +253,7 @@ class EspeakEngine(Engine):
 
                 return read_wav(out)
             except AudioError as exc:
-                raise EngineError(self.name, f"wrote no usable audio: {exc}") from exc
+                raise EngineError(self.name, _("wrote no usable audio: {reason}").format(reason=exc)) from exc
 
     def phonemes(self, text: str, language: Language, settings: SpeechSettings) -> str:
         """espeak-ng's phoneme transcription; ``(en)`` in it means an English fallback."""
@@ -266,7 +272,7 @@ class EspeakEngine(Engine):
             except EngineError as exc:
                 out.append(VoiceInfo(self.name, voice, language, False, exc.reason))
                 continue
-            reason = "falls back to English for Chinese characters" if english else ""
+            reason = _("falls back to English for Chinese characters") if english else ""
             out.append(VoiceInfo(self.name, voice, language, not english, reason))
         return out
 

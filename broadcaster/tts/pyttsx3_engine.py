@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from broadcaster.config import SpeechSettings
 from broadcaster.errors import AudioError, EngineError
+from broadcaster.i18n import _
 from broadcaster.language import Language
 from broadcaster.tts.base import Engine, VoiceInfo
 from broadcaster.tts.pyttsx3_worker import choose
@@ -48,14 +49,16 @@ class Pyttsx3Engine(Engine):
                 check=False,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
-            raise EngineError(self.name, f"did not finish within {timeout_s:.0f} s") from exc
+            message = _("did not finish within {seconds:.0f} s")
+            raise EngineError(self.name, message.format(seconds=timeout_s)) from exc
         if proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise EngineError(self.name, f"crashed: {detail[-1] if detail else proc.returncode}")
+            last = detail[-1] if detail else proc.returncode
+            raise EngineError(self.name, _("crashed: {detail}").format(detail=last))
         try:
             answer = json.loads(proc.stdout)
         except json.JSONDecodeError as exc:
-            raise EngineError(self.name, "gave an unreadable answer") from exc
+            raise EngineError(self.name, _("gave an unreadable answer")) from exc
         if "error" in answer:
             raise EngineError(self.name, answer["error"])
         return answer
@@ -71,7 +74,8 @@ class Pyttsx3Engine(Engine):
         wanted = settings.voice if settings.engine == self.name else None
         voice = choose(self._voices, language.value, wanted)
         if voice is None:
-            raise EngineError(self.name, f"no {language.value} voice among the system voices")
+            message = _("no {language} voice among the system voices")
+            raise EngineError(self.name, message.format(language=language.value))
         return voice["id"]
 
     def synthesize(self, text: str, language: Language, settings: SpeechSettings,
@@ -88,7 +92,7 @@ class Pyttsx3Engine(Engine):
 
                 return read_wav(out)
             except AudioError as exc:
-                raise EngineError(self.name, f"wrote no usable audio: {exc}") from exc
+                raise EngineError(self.name, _("wrote no usable audio: {reason}").format(reason=exc)) from exc
 
     def voices(self, speech: Mapping[Language, SpeechSettings]) -> list[VoiceInfo]:
         out = []

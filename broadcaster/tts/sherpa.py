@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from broadcaster.config import SpeechSettings
 from broadcaster.errors import EngineError
+from broadcaster.i18n import _
 from broadcaster.language import Language
 from broadcaster.tts.base import Engine, VoiceInfo
 
@@ -43,7 +44,8 @@ class SherpaOnnxEngine(Engine):
     def voice_for(self, language: Language, settings: SpeechSettings) -> str:
         folder = settings.model_dir
         if folder is None:
-            raise EngineError(self.name, f"no model_dir is configured for {language.value}")
+            message = _("no model_dir is configured for {language}")
+            raise EngineError(self.name, message.format(language=language.value))
         self._files(folder)
         return folder.name
 
@@ -51,7 +53,8 @@ class SherpaOnnxEngine(Engine):
         models = sorted(folder.glob("*.onnx")) if folder.is_dir() else []
         tokens = folder / "tokens.txt"
         if not models or not tokens.is_file():
-            raise EngineError(self.name, f"{folder} does not hold a model (*.onnx and tokens.txt)")
+            message = _("{folder} does not hold a model (*.onnx and tokens.txt)")
+            raise EngineError(self.name, message.format(folder=folder))
         files = {"model": str(models[0]), "tokens": str(tokens)}
         if (folder / "lexicon.txt").is_file():
             files["lexicon"] = str(folder / "lexicon.txt")
@@ -65,7 +68,7 @@ class SherpaOnnxEngine(Engine):
         try:
             import sherpa_onnx
         except ImportError as exc:
-            raise EngineError(self.name, "the sherpa-onnx package is not installed") from exc
+            raise EngineError(self.name, _("the sherpa-onnx package is not installed")) from exc
         config = sherpa_onnx.OfflineTtsConfig(
             model=sherpa_onnx.OfflineTtsModelConfig(
                 vits=sherpa_onnx.OfflineTtsVitsModelConfig(**self._files(folder)), num_threads=1
@@ -73,11 +76,12 @@ class SherpaOnnxEngine(Engine):
             max_num_sentences=1,
         )
         if not config.validate():
-            raise EngineError(self.name, f"the model in {folder} is incomplete")
+            raise EngineError(self.name, _("the model in {folder} is incomplete").format(folder=folder))
         try:
             model = sherpa_onnx.OfflineTts(config)
         except Exception as exc:  # a native library: any failure means "cannot use"
-            raise EngineError(self.name, f"cannot load the model in {folder}: {exc}") from exc
+            message = _("cannot load the model in {folder}: {reason}")
+            raise EngineError(self.name, message.format(folder=folder, reason=exc)) from exc
         self._models[folder] = model
         return model
 
@@ -90,7 +94,7 @@ class SherpaOnnxEngine(Engine):
             try:
                 audio = model.generate(text, sid=0, speed=settings.speed)
             except Exception as exc:
-                raise EngineError(self.name, f"failed: {exc}") from exc
+                raise EngineError(self.name, _("failed: {reason}").format(reason=exc)) from exc
         import numpy as np
 
         from broadcaster.pcm import Pcm

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from broadcaster.config import SpeechSettings
 from broadcaster.errors import EngineError, SpeechError
+from broadcaster.i18n import _
 from broadcaster.language import Language
 from broadcaster.textnorm import Sentence
 from broadcaster.tts.base import Engine
@@ -128,4 +129,4 @@ class Speaker:
                 self.cache.write_note(self._pointer(sentence, language, settings), key)
                 return Spoken(pcm, key, engine.name)
             tried.append(str(error))
-        raise SpeechError(what, tried or ["no engine is configured"])
+        raise SpeechError(what, tried or [_("no engine is configured")])

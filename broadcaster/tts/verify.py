@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from broadcaster.errors import EngineError
+from broadcaster.i18n import _
 from broadcaster.pcm import Pcm, rms_dbfs
 from broadcaster.tts.base import spoken_chars
 
@@ -28,23 +29,21 @@ def verify_speech(pcm: Pcm, text: str, engine: str) -> Pcm:
     """Return ``pcm`` if it is plausible speech for ``text``; else raise :class:`EngineError`."""
     samples = pcm.samples
     if pcm.rate_hz < 8000 or len(samples) == 0:
-        raise EngineError(engine, "returned no audio")
+        raise EngineError(engine, _("returned no audio"))
     if not np.all(np.isfinite(samples)):
-        raise EngineError(engine, "returned invalid samples")
+        raise EngineError(engine, _("returned invalid samples"))
     chars = max(1, spoken_chars(text))
     low = chars * MIN_S_PER_CHAR
     high = chars * MAX_S_PER_CHAR + MAX_EXTRA_S
     if not low <= pcm.duration_s <= high:
-        raise EngineError(
-            engine,
-            f"returned {pcm.duration_s:.2f} s for {chars} characters (expected {low:.1f} to {high:.1f} s)",
-        )
+        message = _("returned {seconds:.2f} s for {chars} characters (expected {low:.1f} to {high:.1f} s)")
+        raise EngineError(engine, message.format(seconds=pcm.duration_s, chars=chars, low=low, high=high))
     if rms_dbfs(samples) < SILENT_DBFS:
-        raise EngineError(engine, "returned silence")
+        raise EngineError(engine, _("returned silence"))
     if np.mean(np.abs(samples) >= 0.999) > CLIPPED_FRACTION:
-        raise EngineError(engine, "returned clipped audio")
+        raise EngineError(engine, _("returned clipped audio"))
     if spectral_flatness(pcm) > NOISE_FLATNESS:
-        raise EngineError(engine, "returned noise, not speech")
+        raise EngineError(engine, _("returned noise, not speech"))
     return pcm
 
 
