@@ -4,13 +4,17 @@ Each command (and ``--help`` of each, and every broken file of the corpus throug
 ``check``) runs in-process with ``LANG=zh_CN.UTF-8``; its output fails the test when
 it holds three English words in a row once names are taken out: announcement and
 zone ids, file paths, options, quoted values, units and engine or voice names.
+
+``run`` is the one command left out: what it prints is the station's journal
+(systemd's), kept in English like other services' logs so that it can be searched
+and sent to whoever supports the station. What the station tells people goes
+through ``status``, ``send`` and the others, which are covered here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 
 import pytest
 
@@ -123,7 +127,6 @@ def test_every_broken_file_is_explained_in_chinese(case, station, names, run_cli
     assert english_sentences(text, names | {case.stem}) == [], text
 
 
-def test_a_config_in_english_still_names_things_the_same(station, run_cli):
-    shutil.copy(station / "config.yaml", station / "copy.yaml")
+def test_english_can_still_be_asked_for_under_a_chinese_locale(station, run_cli):
     result = run_cli("--ui-language", "en", "list", cwd=station, lang=ZH)
-    assert "never" in result.out  # the switch goes both ways
+    assert "never" in result.out

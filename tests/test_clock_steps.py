@@ -35,7 +35,7 @@ def test_slots_across_clock_steps_play_once_or_are_logged_missed(audio_lab, tmp_
     (station / "announcements" / "beep.yaml").write_text(beep, encoding="utf-8")
     assert cli(station, audio_lab.env, "render", "--all").returncode == 0
     offset = tmp_path / "offset"
-    offset.write_text("3600")
+    step(offset, "3600")
     real = dt.datetime.now(SHANGHAI).replace(microsecond=0)
     slots = {
         "while ahead": real + dt.timedelta(hours=1, seconds=10),
@@ -51,9 +51,9 @@ def test_slots_across_clock_steps_play_once_or_are_logged_missed(audio_lab, tmp_
     process = subprocess.Popen(command, cwd=station, env=audio_lab.env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: [r[3] for r in rows(station)] == ["completed"], 30)
-        offset.write_text("0")  # put right: an hour back
+        step(offset, "0")  # put right: an hour back
         wait_until(lambda: [r[3] for r in rows(station)] == ["completed"] * 2, 60)
-        offset.write_text("900")  # then 15 minutes forward
+        step(offset, "900")  # then 15 minutes forward
         wait_until(lambda: [r[3] for r in rows(station)] == ["completed"] * 2 + ["missed", "completed"], 30)
         status = json.loads(cli(station, audio_lab.env, "status", "--json").stdout)
     finally:
@@ -73,3 +73,10 @@ def test_slots_across_clock_steps_play_once_or_are_logged_missed(audio_lab, tmp_
     # Three plays reached the loudspeaker, and nothing else.
     rendered = next((station / "data" / "cache" / "announcements").glob("*.wav"))
     assert active_seconds(samples) == pytest.approx(3 * active_seconds(read_wav(rendered).samples), rel=0.15)
+
+
+def step(offset, seconds: str) -> None:
+    """Set the station's clock offset at once: a new file renamed over the old one."""
+    staged = offset.with_suffix(".new")
+    staged.write_text(seconds)
+    staged.replace(offset)
