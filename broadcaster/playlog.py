@@ -403,6 +403,22 @@ class PlayLog:
         while rows := cursor.fetchmany(batch):
             yield "\r\n".join([row[0] for row in rows]) + "\r\n"
 
+    def export_json(self, since: dt.date | None = None, until: dt.date | None = None,
+                    announcement: str | None = None, zone: str | None = None,
+                    titles: Mapping[str, str] | None = None, batch: int = 5000) -> Iterator[str]:  # fmt: skip
+        """The rows of :meth:`export` as a JSON array of objects, made by SQLite a batch at a time."""
+        columns = self._export_columns(since, until, announcement, zone, titles)
+        if columns is None:
+            yield "[]\n"
+            return
+        pairs = ", ".join(f"'{name}', {sql}" for name, sql in zip(EXPORT_COLUMNS, columns, strict=True))
+        cursor = self._export(f"json_object({pairs})", since, until, announcement, zone)
+        separator = "[\n "
+        while rows := cursor.fetchmany(batch):
+            yield separator + ",\n ".join([row[0] for row in rows])
+            separator = ",\n "
+        yield "\n]\n" if separator != "[\n " else "[]\n"
+
     def _export_columns(self, since: dt.date | None, until: dt.date | None, announcement: str | None,
                         zone: str | None, titles: Mapping[str, str] | None) -> list[str] | None:  # fmt: skip
         """SQL for each of :data:`EXPORT_COLUMNS`; None when no row matches.
@@ -430,6 +446,11 @@ class PlayLog:
     def _export(self, select: str, since: dt.date | None, until: dt.date | None, announcement: str | None,
                 zone: str | None) -> sqlite3.Cursor:  # fmt: skip
         where, params = _filters(since, until, announcement, zone, "p.")
+        if where:  # the rows' id range first: then SQLite reads them in id order, with nothing to sort
+            span = f"SELECT min(p.id), max(p.id) FROM plays AS p {where}"
+            first, last = self._db.execute(span, params).fetchone()
+            where += " AND p.id BETWEEN ? AND ?"
+            params += [first or 0, last or 0]
         return self._db.execute(f"SELECT {select} FROM plays AS p LEFT JOIN temp.titles AS t"
                                 f" ON t.id = p.announcement_id {where} ORDER BY p.id", params)  # fmt: skip
 

@@ -131,11 +131,12 @@ def cmd_log(args: argparse.Namespace) -> int:
             lines = log.export_csv(args.since, args.until, args.announcement, args.zone, titles)
             write_csv(EXPORT_COLUMNS, text=lines)
             return 0
-        rows = log.export(args.since, args.until, args.announcement, args.zone, titles)
         if args.format == "json":
-            write_json(EXPORT_COLUMNS, rows)
-        else:
-            _show(EXPORT_COLUMNS[:-3], (_for_people(row) for row in rows))
+            for chunk in log.export_json(args.since, args.until, args.announcement, args.zone, titles):
+                sys.stdout.write(chunk)
+            return 0
+        rows = log.export(args.since, args.until, args.announcement, args.zone, titles)
+        _show(EXPORT_COLUMNS[:-3], (_for_people(row) for row in rows))
     finally:
         log.close()
     return 0
