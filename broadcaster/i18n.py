@@ -56,6 +56,14 @@ def set_language(language: str = "auto") -> str:
     return chosen
 
 
+def translations(language: str) -> gettext.NullTranslations:
+    """The catalog of ``language`` (``zh_CN`` or ``en``) for code that serves several people at
+    once, each in their language (the web page); :func:`_` follows the one process-wide choice."""
+    if language.startswith("zh"):
+        return gettext.translation(DOMAIN, LOCALE_DIR, languages=["zh_CN"], fallback=True)
+    return gettext.NullTranslations()
+
+
 class Msg:
     """A translatable message: an English template and its named arguments. Immutable.
 
@@ -88,3 +96,8 @@ class Msg:
 
     def __str__(self) -> str:
         return _(self.template).format(**self.args)
+
+    def in_language(self, catalog: gettext.NullTranslations) -> str:
+        """The message in ``catalog``'s language (messages among the arguments too)."""
+        args = {k: v.in_language(catalog) if isinstance(v, Msg) else v for k, v in self.args.items()}
+        return catalog.gettext(self.template).format(**args)

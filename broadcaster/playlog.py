@@ -188,7 +188,8 @@ def parse_iso(text: str) -> dt.datetime:
 class PlayLog:
     """The SQLite play log. One connection, used from any thread under a lock."""
 
-    def __init__(self, path: Path, timezone: str = "Asia/Shanghai") -> None:
+    def __init__(self, path: Path, timezone: str = "Asia/Shanghai", read_only: bool = False) -> None:
+        """``read_only``: for readers beside the station (the web page); nothing is migrated or written."""
         self.path = path
         self.tz = ZoneInfo(timezone)
         self.host = socket.gethostname()
@@ -199,6 +200,11 @@ class PlayLog:
         self._updates: list[tuple[int, tuple[object, ...]]] = []
         self._temp_ids = itertools.count(1)
         try:
+            if read_only:
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA busy_timeout=5000")
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -378,12 +384,14 @@ class PlayLog:
 
     def export(self, since: dt.date | None = None, until: dt.date | None = None,
                announcement: str | None = None, zone: str | None = None,
-               titles: Mapping[str, str] | None = None) -> Iterator[tuple[object, ...]]:  # fmt: skip
-        """Rows of :data:`EXPORT_COLUMNS`, times in the station's zone, streamed from SQLite."""
+               titles: Mapping[str, str] | None = None, newest: int | None = None,
+               ) -> Iterator[tuple[object, ...]]:  # fmt: skip
+        """Rows of :data:`EXPORT_COLUMNS`, times in the station's zone, streamed from SQLite;
+        with ``newest``, only that many of the latest, newest first."""
         columns = self._export_columns(since, until, announcement, zone, titles)
         if columns is None:
             return iter(())
-        return self._export(", ".join(columns), since, until, announcement, zone)
+        return self._export(", ".join(columns), since, until, announcement, zone, newest)
 
     def export_csv(self, since: dt.date | None = None, until: dt.date | None = None,
                    announcement: str | None = None, zone: str | None = None,
@@ -444,15 +452,16 @@ class PlayLog:
                 "p.host"]  # fmt: skip
 
     def _export(self, select: str, since: dt.date | None, until: dt.date | None, announcement: str | None,
-                zone: str | None) -> sqlite3.Cursor:  # fmt: skip
+                zone: str | None, newest: int | None = None) -> sqlite3.Cursor:  # fmt: skip
         where, params = _filters(since, until, announcement, zone, "p.")
         if where:  # the rows' id range first: then SQLite reads them in id order, with nothing to sort
             span = f"SELECT min(p.id), max(p.id) FROM plays AS p {where}"
             first, last = self._db.execute(span, params).fetchone()
             where += " AND p.id BETWEEN ? AND ?"
             params += [first or 0, last or 0]
+        order = f"ORDER BY p.id DESC LIMIT {int(newest)}" if newest is not None else "ORDER BY p.id"
         return self._db.execute(f"SELECT {select} FROM plays AS p LEFT JOIN temp.titles AS t"
-                                f" ON t.id = p.announcement_id {where} ORDER BY p.id", params)  # fmt: skip
+                                f" ON t.id = p.announcement_id {where} {order}", params)  # fmt: skip
 
     def last_played(self) -> dict[str, str]:
         """Each announcement's last start that reached a loudspeaker, in the station's zone."""

@@ -14,6 +14,10 @@ SYSTEM_PACKAGES=(
   locales               # the zh_CN.UTF-8 locale, below
 )
 
+# With --dev: a browser for the web page's tests (Playwright drives Debian's chromium;
+# it cannot download its own here), and a font that shows Chinese in its screenshots.
+[ "${1:-}" = "--dev" ] && SYSTEM_PACKAGES+=(chromium fonts-wqy-microhei)
+
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -21,7 +21,7 @@ def pybabel(*args: str) -> None:
 
 
 POT.parent.mkdir(exist_ok=True)
-pybabel("extract", "-k", "of", "-k", "N_", "--no-location", "--sort-output",
+pybabel("extract", "-F", "scripts/babel.cfg", "-k", "of", "-k", "N_", "--no-location", "--sort-output",
         "--project", "broadcaster", "-o", str(POT), "broadcaster")
 if PO.exists():
     pybabel("update", "-i", str(POT), "-o", str(PO), "-l", "zh_CN", "--no-fuzzy-matching",

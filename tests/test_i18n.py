@@ -20,7 +20,10 @@ def _catalog():
 
 def test_every_message_in_the_code_has_a_chinese_translation():
     package = Path(i18n.__file__).parent
-    found = {msg for _, _, msg, _, _ in extract_from_dir(package, keywords={"_": None, "of": None})}
+    methods = [("**.py", "python"), ("**/templates/**.html", "jinja2")]  # as scripts/babel.cfg
+    keywords = {"_": None, "of": None, "N_": None}
+    found = {msg for _, _, msg, _, _ in extract_from_dir(package, methods, keywords=keywords)}
+    assert "Log in" in found  # the web page's templates are read too
     catalog = _catalog()
     missing = sorted(m for m in found if not (catalog.get(m) and catalog.get(m).string))
     assert missing == [], "run scripts/update-catalog.py and translate"

@@ -24,6 +24,7 @@ LAYERS = (  # lowest first
     {"render", "player"},
     {"scheduler"},
     {"daemon"},
+    {"web"},
     {"cli"},
     {"__main__"},
 )

@@ -304,7 +304,8 @@ def test_the_csv_export_streams_and_filters_by_day_announcement_and_zone(log):
     assert list(log.export(announcement="nothing")) == []
     assert json.loads("".join(log.export_json(announcement="nothing"))) == []
     rows = json.loads("".join(log.export_json(zone="market", batch=2)))
-    assert [(r["requested"], r["zone"]) for r in rows] == [(f"2026-11-{d} 09:00:00", "market") for d in (27, 28, 29)]
+    expected = [(f"2026-11-{d} 09:00:00", "market") for d in (27, 28, 29)]
+    assert [(r["requested"], r["zone"]) for r in rows] == expected
 
 
 def test_report_for_a_month_and_titles_in_the_table(station, run_cli):

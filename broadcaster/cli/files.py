@@ -60,40 +60,13 @@ LANGUAGE_WORDS = {"mandarin": N_("Mandarin"), "cantonese": N_("Cantonese")}
 
 def _listing(args: argparse.Namespace) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
     """(columns, rows) of ``list``: every announcement file, good or broken, with its state today."""
-    from broadcaster.content.models import ANNOUNCEMENTS_DIR
-    from broadcaster.playlog import PlayLog
+    from dataclasses import astuple, fields
+
+    from broadcaster.content.listing import Listed, listing
 
     content, problems = load_station(args, warnings=False)
-    config = content.config
-    today = now(config).date()
-    played: dict[str, str] = {}
-    log_path = config.resolve(config.play_log)
-    if log_path.is_file():
-        log = PlayLog(log_path, config.timezone)
-        try:
-            played = log.last_played()
-        finally:
-            log.close()
-    errors: dict[str, int] = {}
-    folder = config.resolve(Path(ANNOUNCEMENTS_DIR)).resolve()
-    for problem in problems:
-        if problem.is_error and problem.path.resolve().parent == folder:
-            errors[problem.path.stem] = errors.get(problem.path.stem, 0) + 1
-    columns = ("id", "title", "language", "priority", "valid_from", "valid_until", "state", "last_played")
-    rows: list[tuple[str, ...]] = []
-    for name in sorted({*content.announcements, *errors}):
-        a = content.announcements.get(name)
-        if a is None:
-            state = "broken"
-            rows.append((name, "", "", "", "", "", state, played.get(name, "")))
-            continue
-        state = ("expired" if a.valid_until and a.valid_until < today else
-                 "not yet valid" if a.valid_from and a.valid_from > today else "ok")  # fmt: skip
-        start = a.valid_from.isoformat() if a.valid_from else ""
-        end = a.valid_until.isoformat() if a.valid_until else ""
-        language, priority = a.language.value, a.priority.value
-        rows.append((a.id, a.title, language, priority, start, end, state, played.get(name, "")))
-    return columns, rows
+    rows = listing(content, problems, now(content.config).date())
+    return tuple(f.name for f in fields(Listed)), [astuple(row) for row in rows]
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from broadcaster.cli.log import cmd_log, cmd_report
 from broadcaster.cli.sound import cmd_devices, cmd_play
 from broadcaster.cli.speech import cmd_render, cmd_say, cmd_voices
 from broadcaster.cli.station import cmd_plan, cmd_run, cmd_send, cmd_skip, cmd_status, cmd_stop
+from broadcaster.cli.web import cmd_user, cmd_web
 from broadcaster.errors import BroadcasterError, ContentError
 from broadcaster.i18n import N_, _, set_language
 
@@ -340,6 +341,23 @@ def _add_commands(commands) -> None:
 
     run = commands.add_parser("run", help=_("run the station (in the foreground, for systemd)"))
     run.set_defaults(func=cmd_run)
+    web = commands.add_parser("web", help=_("the secretary's web page (beside 'broadcaster run')"))
+    web.add_argument("--host", default="127.0.0.1",
+                     help=_("address to listen on (default: 127.0.0.1, this computer only)"))  # fmt: skip
+    web.add_argument("--port", type=int, default=8080, help=_("port (default: 8080)"))
+    web.add_argument("--https-only", action="store_true",
+                     help=_("send the login cookie over HTTPS only (behind a TLS proxy)"))  # fmt: skip
+    web.set_defaults(func=cmd_web)
+    user = commands.add_parser("user", help=_("who may use the web page: add, passwd, remove, list"))
+    user.add_argument("action", choices=("add", "passwd", "remove", "list"))
+    user.add_argument("name", nargs="?", default="")
+    user.add_argument("--role", choices=("secretary", "operator", "admin"), default="secretary",
+                      help=_("secretary: write and send; operator: also emergencies, stop, skip; "
+                             "admin: also users"))  # fmt: skip
+    user.add_argument("--zones", help=_("the zones a secretary may send to, like a,b (default: all)"))
+    user.add_argument("--password-stdin", action="store_true",
+                      help=_("read the password from standard input"))  # fmt: skip
+    user.set_defaults(func=cmd_user)
     plan = commands.add_parser("plan", help=_("what will play when, with conflicts and drops"))
     plan.add_argument("--days", type=int, default=2, help=_("how many days ahead (default: 2)"))
     plan.add_argument("--start", type=_datetime_arg, default=None, help=_("start here instead of now"))

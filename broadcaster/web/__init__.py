@@ -1,0 +1,1 @@
+"""The secretary's web page: ``broadcaster web``."""

@@ -1,0 +1,455 @@
+"""``broadcaster web``: the secretary's page, a face of the station beside the command line.
+
+Its own process. It reads the station's files and its play log (read-only), writes
+announcement files atomically (the running station reloads them as it does hand
+edits), and asks the running station through its control socket to send, stop or
+skip. The station never depends on it.
+
+Every page needs a login; a session is a signed, HttpOnly, SameSite=Strict cookie
+that expires; every state-changing request carries the session's CSRF token.
+Pages are in Chinese first, with a switch to English kept in the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from broadcaster.content.listing import listing
+from broadcaster.content.load import load_content
+from broadcaster.content.models import Content
+from broadcaster.daemon.control import call, socket_path
+from broadcaster.errors import BroadcasterError
+from broadcaster.i18n import N_, Msg, translations
+from broadcaster.playlog import EXPORT_COLUMNS, PlayLog
+from broadcaster.schema.problems import Problems
+from broadcaster.web import forms
+from broadcaster.web.chart import plays_per_day_svg
+from broadcaster.web.users import User, UserError, UserStore
+
+SESSION_S = 8 * 3600
+"""A session ends 8 hours after login."""
+WRONG_PASSWORD_DELAY_S = 1.0
+LANGUAGES = ("zh_CN", "en")
+LOG_ROWS = 200
+"""The newest plays shown on the log page (the CSV download has them all)."""
+
+Handler = Callable[[Request], Awaitable[Response]]
+STALE_FORM = N_("the form was too old or not from this page; reload it and try again")
+
+
+@dataclass
+class Web:
+    """What the handlers share: where the station is, its users, the templates, previews."""
+
+    config_path: Path | None
+    root: Path
+    users: UserStore
+    templates: Environment = field(init=False)
+    previews: dict[str, Path] = field(default_factory=dict)
+    render_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.templates = Environment(loader=PackageLoader("broadcaster.web", "templates"),
+                                     autoescape=select_autoescape(("html", "svg")))  # fmt: skip
+
+    def content(self) -> tuple[Content, Problems]:
+        problems = Problems(warnings=False)
+        return load_content(self.config_path, problems), problems
+
+
+def make_app(config_path: Path | None, users: UserStore, secret: str, https_only: bool = False) -> Starlette:
+    root = (config_path.parent if config_path else Path.cwd()).resolve()
+    web = Web(config_path, root, users)
+
+    def page(handler: Callable[[Web, Request, User], Awaitable[Response]],
+             role: str = "secretary") -> Handler:  # fmt: skip
+        async def wrapped(request: Request) -> Response:
+            user = _user(web, request)
+            if user is None:
+                return RedirectResponse("/login", status_code=303)
+            if request.method == "POST":
+                await _form(request)
+                if not _csrf_ok(request):
+                    return _refuse(web, request, 403, STALE_FORM)
+            if not user.may(role):
+                return _refuse(web, request, 403, N_("your role may not do this"))
+            return await handler(web, request, user)
+
+        return wrapped
+
+    routes = [
+        Route("/login", partial(login, web), methods=["GET", "POST"]),
+        Route("/logout", partial(logout, web), methods=["POST"]),
+        Route("/language/{language}", partial(language, web), methods=["POST"]),
+        Route("/", page(status)),
+        Route("/status/part", page(status_part)),
+        Route("/announcements", page(announcements)),
+        Route("/announcements/new", page(edit)),
+        Route("/announcements/{name}/edit", page(edit)),
+        Route("/announcements/check", page(check), methods=["POST"]),
+        Route("/announcements/preview", page(preview), methods=["POST"]),
+        Route("/announcements/save", page(save), methods=["POST"]),
+        Route("/preview/{token}.wav", page(preview_audio)),
+        Route("/send", page(send), methods=["POST"]),
+        Route("/stop", page(stop, "operator"), methods=["POST"]),
+        Route("/skip", page(skip, "operator"), methods=["POST"]),
+        Route("/log", page(log)),
+        Route("/log.csv", page(log_csv)),
+        Route("/audit", page(audit, "operator")),
+        Mount("/static", StaticFiles(packages=[("broadcaster.web", "static")]), name="static"),
+    ]
+    middleware = [Middleware(SessionMiddleware, secret_key=secret, session_cookie="broadcaster_session",
+                             max_age=SESSION_S, same_site="strict", https_only=https_only)]  # fmt: skip
+    return Starlette(routes=routes, middleware=middleware)
+
+
+# --- sessions, languages, CSRF -------------------------------------------------------------------
+
+
+def _user(web: Web, request: Request) -> User | None:
+    name = request.session.get("user")
+    return web.users.get(name) if name else None  # a removed user is out at once
+
+
+def _token(request: Request) -> str:
+    if "csrf" not in request.session:
+        request.session["csrf"] = secrets.token_urlsafe(24)
+    return str(request.session["csrf"])
+
+
+def _csrf_ok(request: Request) -> bool:
+    expected = request.session.get("csrf")
+    form = getattr(request.state, "form", {})
+    given = request.headers.get("x-csrf-token") or form.get("csrf") or ""
+    return bool(expected) and secrets.compare_digest(str(given), str(expected))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The posted fields (read once per request; lists such as zones are in ``request.state.lists``)."""
+    if not hasattr(request.state, "form"):
+        form = await request.form(max_files=0, max_fields=50)
+        request.state.form = {k: v for k, v in form.items() if isinstance(v, str)}
+        request.state.lists = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+    return dict(request.state.form)
+
+
+def _lang(request: Request) -> str:
+    chosen = request.session.get("lang")
+    return chosen if chosen in LANGUAGES else "zh_CN"
+
+
+def _render(web: Web, request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    catalog = translations(_lang(request))
+    html = web.templates.get_template(template).render(
+        _=catalog.gettext, say=lambda m: m.in_language(catalog), lang=_lang(request), csrf=_token(request),
+        user=_user(web, request), path=request.url.path, **values)  # fmt: skip
+    return HTMLResponse(html, status_code=status_code)
+
+
+def _refuse(web: Web, request: Request, status_code: int, message: str | Msg) -> HTMLResponse:
+    """A page that says no: ``message`` is a msgid or a :class:`Msg`."""
+    return _render(web, request, "refused.html", status_code, message=message)
+
+
+# --- login -------------------------------------------------------------------------------------
+
+
+async def login(web: Web, request: Request) -> Response:
+    if request.method == "GET":
+        return _render(web, request, "login.html", error=None)
+    values = await _form(request)
+    if not _csrf_ok(request):
+        return _render(web, request, "login.html", 403, error=Msg.of(STALE_FORM))
+    try:
+        user = await asyncio.to_thread(web.users.login, values.get("name", ""), values.get("password", ""))
+    except UserError as exc:
+        await asyncio.sleep(WRONG_PASSWORD_DELAY_S)  # guessing is slow
+        web.users.audit(values.get("name", ""), "login refused", detail=exc.message.template)
+        return _render(web, request, "login.html", 401, error=exc.message)
+    lang = _lang(request)
+    request.session.clear()  # a new session at login: no fixation
+    request.session.update(user=user.name, lang=lang, csrf=secrets.token_urlsafe(24))
+    web.users.audit(user.name, "login")
+    return RedirectResponse("/", status_code=303)
+
+
+async def logout(web: Web, request: Request) -> Response:
+    await _form(request)
+    if _csrf_ok(request):
+        request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+async def language(web: Web, request: Request) -> Response:
+    await _form(request)
+    chosen = request.path_params["language"]
+    if chosen in LANGUAGES and _csrf_ok(request):
+        request.session["lang"] = chosen
+    back = request.headers.get("referer", "/")
+    return RedirectResponse(back if back.startswith(str(request.base_url)) else "/", status_code=303)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def _station_status(web: Web) -> dict[str, Any] | None:
+    try:
+        return call(socket_path(web.root), {"command": "status"}, timeout=5.0)
+    except BroadcasterError:
+        return None
+
+
+async def status(web: Web, request: Request, user: User) -> Response:
+    content, _problems = await asyncio.to_thread(web.content)
+    answer = await asyncio.to_thread(_station_status, web)
+    return _render(web, request, "status.html", status=answer, content=content)
+
+
+async def status_part(web: Web, request: Request, user: User) -> Response:
+    answer = await asyncio.to_thread(_station_status, web)
+    return _render(web, request, "status_part.html", status=answer)
+
+
+# --- announcements -----------------------------------------------------------------------------
+
+
+async def announcements(web: Web, request: Request, user: User) -> Response:
+    def rows() -> tuple[Content, list[Any]]:
+        content, problems = web.content()
+        return content, listing(content, problems, dt.datetime.now(content.config.tz).date(), read_only=True)
+
+    content, listed = await asyncio.to_thread(rows)
+    return _render(web, request, "announcements.html", rows=listed, content=content)
+
+
+async def edit(web: Web, request: Request, user: User) -> Response:
+    name = request.path_params.get("name")
+    if name is None:
+        values = dict.fromkeys(forms.FIELDS, "") | {"language": "mandarin", "priority": "normal"}
+        values["chime"] = "yes"
+        return _render(web, request, "edit.html", name="", values=values, version="", checked=None, new=True)
+    try:
+        path = forms.announcement_path(web.root, name)
+    except forms.FormError as exc:
+        return _refuse(web, request, 400, exc.message)
+    if not path.is_file():
+        return _refuse(web, request, 404, N_("there is no such announcement"))
+    values = forms.from_file(path)
+    checked = await asyncio.to_thread(forms.check, values, web.root, name)
+    return _render(web, request, "edit.html", name=name, values=values, version=forms.version(path),
+                   checked=checked, new=False)  # fmt: skip
+
+
+def _readings(web: Web, values: dict[str, str]) -> list[str]:
+    from broadcaster.config import parse_language
+    from broadcaster.schema.fields import FieldError
+    from broadcaster.textnorm import sentences
+
+    content, _problems = web.content()
+    try:
+        language = parse_language(values.get("language", "mandarin"))
+    except FieldError:
+        return []
+    text = values.get("text", "").strip()
+    if not text:
+        return []
+    return [s.shown() for s in sentences(text, language, content.config.lexicon.get(language))][:50]
+
+
+async def check(web: Web, request: Request, user: User) -> Response:
+    values = await _form(request)
+    checked = await asyncio.to_thread(forms.check, values, web.root)
+    readings = await asyncio.to_thread(_readings, web, values) if checked.ok else []
+    return _render(web, request, "check_part.html", checked=checked, readings=readings)
+
+
+async def preview(web: Web, request: Request, user: User) -> Response:
+    values = await _form(request)
+    checked = await asyncio.to_thread(forms.check, values, web.root)
+    if checked.announcement is None:
+        return _render(web, request, "check_part.html", checked=checked, readings=[])
+
+    def render() -> Path:
+        from broadcaster.render.renderer import make_renderer
+
+        content, _problems = web.content()
+        with web.render_lock:  # one render at a time: the station's own renders come first
+            return make_renderer(content.config).render(checked.announcement).path  # type: ignore[arg-type]
+
+    try:
+        path = await asyncio.to_thread(render)
+    except BroadcasterError as exc:
+        return _render(web, request, "preview_part.html", token=None, error=str(exc))
+    token = secrets.token_urlsafe(12)
+    web.previews[token] = path
+    while len(web.previews) > 50:
+        web.previews.pop(next(iter(web.previews)))
+    return _render(web, request, "preview_part.html", token=token, error=None)
+
+
+async def preview_audio(web: Web, request: Request, user: User) -> Response:
+    path = web.previews.get(request.path_params["token"])
+    if path is None or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, media_type="audio/wav")
+
+
+async def save(web: Web, request: Request, user: User) -> Response:
+    values = await _form(request)
+    name = values.get("name", "").strip()
+    try:
+        path = forms.announcement_path(web.root, name)
+    except forms.FormError as exc:
+        return _render(web, request, "edit.html", name=name, values=values, version=values.get("version", ""),
+                       checked=None, new=values.get("new") == "yes", error=exc.message)  # fmt: skip
+    checked = await asyncio.to_thread(forms.check, values, web.root, name)
+    error: Msg | None = None
+    if checked.ok:
+        try:
+            forms.save(path, checked.yaml_text, values.get("version", ""))
+        except forms.FormError as exc:
+            error = exc.message
+        else:
+            web.users.audit(user.name, "save", name, values.get("title", ""))
+            return RedirectResponse(f"/announcements?saved={name}", status_code=303)
+    return _render(web, request, "edit.html", 409 if error else 422, name=name, values=values,
+                   version=values.get("version", ""), checked=checked, new=values.get("new") == "yes",
+                   error=error)  # fmt: skip
+
+
+# --- send, stop, skip --------------------------------------------------------------------------
+
+
+async def send(web: Web, request: Request, user: User) -> Response:
+    values = await _form(request)
+    zones = [z for z in request.state.lists.get("zones", []) if z]
+    priority = values.get("priority", "live")
+    name = values.get("announcement", "")
+    if priority not in ("live", "emergency"):
+        return _refuse(web, request, 400, N_("unknown priority"))
+    if priority == "emergency" and not user.may("operator"):
+        return _refuse(web, request, 403, N_("only an operator may send an emergency"))
+    if user.zones and (not zones or not set(zones) <= set(user.zones)):
+        return _refuse(web, request, 403, N_("you may send only to your zones"))
+    try:
+        path = forms.announcement_path(web.root, name)
+    except forms.FormError as exc:
+        return _refuse(web, request, 400, exc.message)
+    if not path.is_file():
+        return _refuse(web, request, 404, N_("there is no such announcement"))
+    if priority == "emergency" and values.get("confirm") != "yes":
+        return _render(web, request, "confirm.html", name=name, zones=zones)
+    # By its file: what airs is what the page shows, even before the station has reloaded it.
+    request_body: dict[str, object] = {"command": "send", "announcement": str(path), "priority": priority,
+                                       "zones": zones or None}  # fmt: skip
+    try:
+        answer = await asyncio.to_thread(call, socket_path(web.root), request_body, 120.0)
+    except BroadcasterError as exc:
+        web.users.audit(user.name, f"send {priority} failed", name, str(exc))
+        return _render(web, request, "result_part.html", ok=False, message=str(exc))
+    web.users.audit(user.name, f"send {priority}", name, ", ".join(answer.get("zones", [])))
+    return _render(web, request, "result_part.html", ok=True, answer=answer)
+
+
+async def _control(web: Web, request: Request, user: User, command: str) -> Response:
+    values = await _form(request)
+    zone = values.get("zone") or None
+    body: dict[str, object] = {"command": command, "zones": [zone] if zone else None}
+    try:
+        answer = await asyncio.to_thread(call, socket_path(web.root), body, 10.0)
+    except BroadcasterError as exc:
+        return _render(web, request, "result_part.html", ok=False, message=str(exc))
+    web.users.audit(user.name, command, zone or "")
+    return _render(web, request, "result_part.html", ok=True, answer=answer)
+
+
+async def stop(web: Web, request: Request, user: User) -> Response:
+    return await _control(web, request, user, "stop")
+
+
+async def skip(web: Web, request: Request, user: User) -> Response:
+    return await _control(web, request, user, "skip")
+
+
+# --- the play log ------------------------------------------------------------------------------
+
+
+def _filters(request: Request) -> dict[str, Any]:
+    def day(key: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(request.query_params.get(key, ""))
+        except ValueError:
+            return None
+
+    return {"since": day("since"), "until": day("until"),
+            "announcement": request.query_params.get("announcement") or None,
+            "zone": request.query_params.get("zone") or None}  # fmt: skip
+
+
+def _open_log(web: Web) -> tuple[Content, PlayLog | None]:
+    content, _problems = web.content()
+    path = content.config.resolve(content.config.play_log)
+    return content, PlayLog(path, content.config.timezone, read_only=True) if path.is_file() else None
+
+
+async def log(web: Web, request: Request, user: User) -> Response:
+    filters = _filters(request)
+
+    def read() -> tuple[list[dict[str, Any]], str]:
+        content, playlog = _open_log(web)
+        if playlog is None:
+            return [], ""
+        try:
+            titles = {a.id: a.title for a in content.announcements.values()}
+            rows = [dict(zip(EXPORT_COLUMNS, r, strict=True))
+                    for r in playlog.export(**filters, titles=titles, newest=LOG_ROWS)]  # fmt: skip
+            last = dt.datetime.now(content.config.tz).date()
+            report = playlog.report(last - dt.timedelta(days=13), last)
+        finally:
+            playlog.close()
+        return rows, plays_per_day_svg(report, last, translations(_lang(request)))
+
+    rows, chart = await asyncio.to_thread(read)
+    return _render(web, request, "log.html", rows=rows, chart=chart, filters=filters,
+                   query=str(request.url.query))  # fmt: skip
+
+
+async def log_csv(web: Web, request: Request, user: User) -> Response:
+    filters = _filters(request)
+    content, playlog = await asyncio.to_thread(_open_log, web)
+    titles = {a.id: a.title for a in content.announcements.values()}
+
+    def lines() -> Iterator[str]:
+        yield "\ufeff" + ",".join(EXPORT_COLUMNS) + "\r\n"
+        if playlog is None:
+            return
+        try:
+            yield from playlog.export_csv(**filters, titles=titles)
+        finally:
+            playlog.close()
+
+    download = {"content-disposition": 'attachment; filename="playlog.csv"'}
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=download)
+
+
+async def audit(web: Web, request: Request, user: User) -> Response:
+    return _render(web, request, "audit.html", rows=web.users.audit_rows())
+
+

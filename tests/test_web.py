@@ -1,0 +1,163 @@
+"""The web page's rules, in-process (Starlette's test client): logins, roles, CSRF, paths, edits.
+
+The browser tests (a real ``broadcaster web`` and ``broadcaster run``) are in test_web_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from broadcaster.web.app import make_app
+from broadcaster.web.users import MAX_FAILURES, UserError, UserStore
+
+PASSWORD = "village-2020"
+
+
+@pytest.fixture
+def users(station):
+    store = UserStore(station / "data" / "users.sqlite")
+    store.add("li", PASSWORD, "secretary")
+    store.add("wang", PASSWORD, "operator")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def client(station, users, monkeypatch):
+    monkeypatch.chdir(station)
+    app = make_app(station / "config.yaml", users, secret="test-secret")
+    with TestClient(app, base_url="http://localhost") as client:
+        yield client
+
+
+def token(client: TestClient, path: str = "/login") -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert match, "no CSRF token on the page"
+    return match[1]
+
+
+def post(client: TestClient, path: str, page: str = "/", **data: str):  # type: ignore[no-untyped-def]
+    """POST ``data`` with the CSRF token of ``page`` (``csrf=None`` leaves it out)."""
+    if "csrf" not in data:
+        data["csrf"] = token(client, page)
+    elif data["csrf"] is None:
+        del data["csrf"]
+    return client.post(path, data=data, follow_redirects=False)
+
+
+WATER = {"title": "停水", "language": "mandarin", "text": "明天停水。"}
+
+
+def login(client: TestClient, name: str = "li", password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post("/login", data={"name": name, "password": password, "csrf": token(client)},
+                       follow_redirects=False)  # fmt: skip
+
+
+def test_pages_need_a_login(client):
+    for path in ("/", "/announcements", "/log", "/log.csv", "/announcements/hotline/edit"):
+        response = client.get(path, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, "/login"), path
+
+
+def test_a_wrong_password_is_refused_and_the_right_one_opens_a_session(client, users):
+    wrong = login(client, password="nope-nope")
+    assert wrong.status_code == 401
+    assert "用户名或密码错误" in wrong.text  # Chinese first
+    right = login(client)
+    assert (right.status_code, right.headers["location"]) == (303, "/")
+    cookie = right.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert client.get("/").status_code == 200
+    assert [r.action for r in users.audit_rows()][:2] == ["login", "login refused"]
+
+
+def test_repeated_wrong_passwords_lock_the_user(users):
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(UserError, match="wrong user name or password"):
+            users.login("li", "wrong-wrong")
+    with pytest.raises(UserError, match="too many wrong passwords"):
+        users.login("li", PASSWORD)  # even the right one, while locked
+
+
+def test_a_post_without_the_csrf_token_is_refused(client, station):
+    login(client)
+    before = (station / "announcements" / "hotline.yaml").read_bytes()
+    response = post(client, "/announcements/save", csrf=None, name="hotline", version="", **WATER)
+    assert response.status_code == 403
+    assert (station / "announcements" / "hotline.yaml").read_bytes() == before
+    forged = client.post("/send", data={"announcement": "hotline", "csrf": "forged"})
+    assert forged.status_code == 403
+
+
+def test_a_secretary_cannot_send_an_emergency(client):
+    login(client)
+    response = post(client, "/send", announcement="stay-home-emergency", priority="emergency", confirm="yes")
+    assert response.status_code == 403
+    assert "只有操作员能发送紧急通知" in response.text
+    assert "send-emergency" not in client.get("/").text  # and the page does not offer it
+
+
+def test_ids_and_paths_are_validated(client, station):
+    login(client)
+    for path in ("/announcements/..%2F..%2Fconfig/edit", "/announcements/Hotline/edit", "/preview/nope.wav"):
+        assert client.get(path).status_code in (400, 404), path
+    response = post(client, "/announcements/save", name="../evil", version="", new="yes", **WATER)
+    assert response.status_code == 200 and "不能用作文件名" in response.text
+    assert not (station / "evil.yaml").exists()
+
+
+def test_a_file_changed_on_disk_while_edited_is_not_overwritten(client, station):
+    login(client)
+    page = client.get("/announcements/hotline/edit").text
+    version = re.search(r'name="version" value="([^"]*)"', page)[1]  # type: ignore[index]
+    path = station / "announcements" / "hotline.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "notes: 别人改的\n", encoding="utf-8")
+    changed = path.read_bytes()
+    response = post(client, "/announcements/save", name="hotline", version=version, **WATER)
+    assert response.status_code == 409
+    assert "别人改过这个文件" in response.text
+    assert path.read_bytes() == changed
+
+
+def test_the_check_puts_each_problem_at_its_field(client):
+    login(client)
+    response = post(client, "/announcements/check", valid_from="2026-02-30", **WATER)
+    field = r'<div class="field-error" id="err-([a-z_]+)"[^>]*>(.*?)</div>\s*(?=<div class="field|$)'
+    fields = dict(re.findall(field, response.text, re.S))
+    assert "2026-02-30" in fields["valid_from"]
+    assert fields["text"] == "" and fields["title"] == ""
+    fixed = post(client, "/announcements/check", valid_from="2026-02-28", **WATER)
+    assert 'id="check-ok"' in fixed.text and "ming2 tian1" in fixed.text  # the reading preview
+
+
+def test_a_saved_announcement_is_a_file_the_station_reads(client, station, run_cli):
+    login(client)
+    response = post(client, "/announcements/save", name="water", priority="high", chime="yes", version="",
+                    new="yes", **WATER)
+    assert response.status_code == 303
+    check = run_cli("check", "announcements/water.yaml", cwd=station)
+    assert check.code == 0, check.text
+    assert "water" in client.get("/announcements").text
+
+
+def test_the_log_page_draws_plays_per_day_and_offers_the_csv(client, station):
+    import datetime as dt
+
+    from broadcaster.playlog import PlayLog
+
+    log = PlayLog(station / "data" / "playlog.sqlite")
+    now = dt.datetime.now(dt.UTC)
+    log.finish(log.start("hotline", "h", "village", "schedule", now, now), "completed", now)
+    log.missed("hygiene", "h", "village", "schedule", now, "quiet hours")
+    log.close()
+    login(client, "wang")
+    page = client.get("/log").text
+    assert 'data-outcome="completed"' in page and 'data-outcome="missed"' in page
+    assert "防控热线" in page
+    csv = client.get("/log.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.startswith("\ufeffid,requested,started") and '"防控热线"' in csv.text
+    assert "login" in client.get("/audit").text
