@@ -136,3 +136,15 @@ def test_plan_shows_a_background_loop(station, run_cli):
     sample = run_cli("plan", "--days", "1", "--start", "2026-12-03T06:00", cwd=REPO).out
     assert "(loop)" not in sample  # the sample station runs its daily schedule, not the van's loop
     assert "07:30:00  daily" in sample
+
+
+def test_check_outside_a_station_says_there_is_none(tmp_path, run_cli):
+    result = run_cli("check", cwd=tmp_path, lang="zh_CN.UTF-8")
+    assert result.code == 1
+    assert "这里没有广播站" in result.err
+
+
+def test_a_missing_file_counts_as_an_error(station, run_cli):
+    result = run_cli("check", "nope.yaml", cwd=station)
+    assert result.code == 1
+    assert "error: nope.yaml: no such file or folder" in result.err and "1 error(s)" in result.err

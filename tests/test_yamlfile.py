@@ -150,3 +150,8 @@ def test_a_chinese_colon_does_not_hide_other_mistakes(tmp_path):
 def test_one_mistake_in_yaml_is_reported_once_at_its_place(tmp_path):
     found = _problems_of(tmp_path, 'title: 通知\nlanguage: mandarin\ntext: "各位村民\n')
     assert found == [(3, 7, "a quote is opened but never closed")]
+
+
+def test_a_misspelt_key_is_not_also_reported_missing(tmp_path):
+    found = _problems_of(tmp_path, "title: 通知\nlangauge: mandarin\ntext: 你好。\n")
+    assert [(line, message) for line, _, message in found] == [(2, "unknown key 'langauge'")]

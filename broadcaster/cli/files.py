@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from broadcaster.cli.common import load_station, now, print_problems, print_table
+from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import N_, _
 
 
@@ -24,6 +25,14 @@ def _expand(paths: list[Path]) -> tuple[list[Path], Path | None]:
     return files, config
 
 
+def _looks_like_a_station(args: argparse.Namespace) -> bool:
+    from broadcaster.cli.common import config_file
+
+    folder = Path.cwd()
+    folders = ("announcements", "playlists")
+    return config_file(args) is not None or any((folder / name).is_dir() for name in folders)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     files, named_config = _expand(args.paths)
     if named_config is not None and args.config is None:
@@ -31,8 +40,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     missing = [p for p in files if not p.exists()]
     for path in args.paths:
         if not path.exists():
-            print(_("{path}: no such file or folder").format(path=path), file=sys.stderr)
+            message = _("{path}: no such file or folder").format(path=path)
+            print(_("error: {message}").format(message=message), file=sys.stderr)
     files = [p for p in files if p not in missing]
+    if not args.paths and not _looks_like_a_station(args):
+        message = _("there is no station here: no config.yaml, announcements/ or playlists/ in {folder}; "
+                    "run this in the station's folder, or name files to check")
+        raise BroadcasterError(message.format(folder=Path.cwd()))
     content, problems = load_station(args, extra=tuple(files))
     if args.paths:
         wanted = {p.resolve() for p in files}
@@ -42,8 +56,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         shown = list(problems)
     print_problems(shown)
-    errors = sum(p.is_error for p in shown)
-    warnings = len(shown) - errors
+    errors = sum(p.is_error for p in shown) + len([p for p in args.paths if not p.exists()])
+    warnings = len(shown) - sum(p.is_error for p in shown)
     checked = len(content.announcements) + len(content.playlists)
     if errors or missing:
         print(_("{errors} error(s), {warnings} warning(s)").format(errors=errors, warnings=warnings),

@@ -54,6 +54,15 @@ REASONS = [(re.compile(pattern), template) for pattern, template in (
     (r"(?P<late>\d+) s late \(the limit is (?P<limit>\d+) s\)", N_("{late} s late (the limit is {limit} s)")),
     (r"not valid on (?P<day>[-\d]+)", N_("not valid on {day}")),
     (r"cut by (?P<priority>\w+) '(?P<label>.*)'", N_("cut by {priority} '{label}'")),
+    (r"the output was closed", N_("the output was closed")),
+    (r"reopening the sound card", N_("reopening the sound card")),
+    (r"the sound card was removed", N_("the sound card was removed")),
+    (r"the sound card's stream stopped", N_("the sound card's stream stopped")),
+    (r"the sound card took no audio for (?P<seconds>[\d.]+) s",
+     N_("the sound card took no audio for {seconds} s")),
+    (r"the sound card's stream did not start again: (?P<reason>.*)",
+     N_("the sound card's stream did not start again: {reason}")),
+    (r"sound card '(?P<name>.*)' not found", N_("sound card '{name}' not found")),
 )]  # fmt: skip
 """The reasons the station writes, as patterns; anything else (a sound card's own words) is shown as is."""
 

@@ -131,6 +131,12 @@ def _duration_arg(text: str) -> float:
 
 
 
+def _days_arg(text: str) -> int:
+    if text.isdigit() and 1 <= int(text) <= 366:
+        return int(text)
+    raise argparse.ArgumentTypeError(_("'{text}' is not a number of days from 1 to 366").format(text=text))
+
+
 def _datetime_arg(text: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
@@ -359,7 +365,7 @@ def _add_commands(commands) -> None:
                       help=_("read the password from standard input"))  # fmt: skip
     user.set_defaults(func=cmd_user)
     plan = commands.add_parser("plan", help=_("what will play when, with conflicts and drops"))
-    plan.add_argument("--days", type=int, default=2, help=_("how many days ahead (default: 2)"))
+    plan.add_argument("--days", type=_days_arg, default=2, help=_("how many days ahead (default: 2)"))
     plan.add_argument("--start", type=_datetime_arg, default=None, help=_("start here instead of now"))
     plan.set_defaults(func=cmd_plan)
 

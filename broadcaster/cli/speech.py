@@ -20,6 +20,7 @@ from broadcaster.i18n import _
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
+    from broadcaster.cli.files import LANGUAGE_WORDS
     from broadcaster.tts import all_engines
 
     config = station_config(args)
@@ -28,8 +29,10 @@ def cmd_voices(args: argparse.Namespace) -> int:
         if engine.name == "tone":
             continue
         for voice in engine.voices(config.speech):
-            usable = _("yes") if voice.usable else _("no") + (f" ({voice.reason})" if voice.reason else "")
-            rows.append((engine.name, voice.voice, voice.language.value if voice.language else "-", usable))
+            usable = _("yes") if voice.usable else _("no") + (_(" ({reason})").format(reason=voice.reason)
+                                                              if voice.reason else "")  # fmt: skip
+            language = _(LANGUAGE_WORDS[voice.language.value]) if voice.language else "-"
+            rows.append((engine.name, voice.voice, language, usable))
     print_table(rows)
     return 0
 

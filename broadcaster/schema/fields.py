@@ -94,7 +94,12 @@ def parse_date(text: str) -> dt.date:
         try:
             return dt.date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
-            pass
+            month, day = int(match[2]), int(match[3])
+            if not 1 <= month <= 12:
+                raise FieldError(Msg.of("'{value}': there is no month {month}", value=text,
+                                        month=month)) from None  # fmt: skip
+            message = Msg.of("'{value}': month {month} has no day {day}", value=text, month=month, day=day)
+            raise FieldError(message, Msg.of("check the day of the month")) from None
     without_year = _MONTH_DAY.fullmatch(_plain(text))
     if without_year:  # 1月28日: which year?
         example = f"{dt.date.today().year}年{int(without_year[1])}月{int(without_year[2])}日"
@@ -204,6 +209,8 @@ class Fields:
     ) -> None:
         self.path, self.problems = path, problems
         self.values: dict[str, Node] = {}
+        self.misspelt: set[str] = set()
+        """Known keys that an unknown one looks like a misspelling of."""
         self.node = node
         if node is None:
             return
@@ -213,11 +220,11 @@ class Fields:
         known = list(known)
         for key, value in node.items:
             if key.value not in known:
-                self.error(
-                    key,
-                    Msg.of("unknown key '{key}'", key=key.value),
-                    did_you_mean(key.value, known) or Msg.of("known keys: {keys}", keys=", ".join(known)),
-                )
+                guess = did_you_mean(key.value, known)
+                if guess is not None:  # that key is then not also reported missing
+                    self.misspelt.add(str(guess.args["suggestion"]))
+                self.error(key, Msg.of("unknown key '{key}'", key=key.value),
+                           guess or Msg.of("known keys: {keys}", keys=", ".join(known)))  # fmt: skip
             elif not (isinstance(value, Scalar) and value.is_null):
                 self.values[key.value] = value
 
@@ -228,6 +235,8 @@ class Fields:
         self.problems.warning(self.path, node.line, node.column, message, hint)
 
     def missing(self, key: str) -> None:
+        if key in self.misspelt:
+            return  # "unknown key 'langauge'; did you mean 'language'?" says it already
         line, column = (self.node.line, self.node.column) if self.node else (1, 1)
         self.problems.error(
             self.path,

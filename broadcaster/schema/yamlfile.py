@@ -170,6 +170,16 @@ def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, Msg, Msg |
         mark = exc.context_mark  # where the quote or bracket was opened, not where the file ran out
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or exc.context or ""
+    if "<stream end>" in problem and "flow" in (exc.context or ""):  # the file ended inside [ ] or { }
+        opened = max(text.rfind("["), text.rfind("{"))
+        if opened >= 0:
+            line = text.count("\n", 0, opened) + 1
+            column = opened - (text.rfind("\n", 0, opened) + 1) + 1
+        return (line, column, Msg.of("a list in [ ] is not closed, or its items are not separated by commas"),
+                Msg.of("write it like [hygiene, hotline]"))  # fmt: skip
+    scalar = problem.startswith("expected <block end>, but found '<scalar>'")
+    if scalar and not _after_quote(text, line, column):
+        return _indented_differently(text, line)
     if problem.startswith("mapping values are not allowed here"):
         lines = text.splitlines()
         before = lines[line - 1][: column - 1] if line <= len(lines) else ""
@@ -181,9 +191,7 @@ def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, Msg, Msg |
         if previous is not None and plain and ":" not in lines[previous - 1]:
             return (previous, 1, Msg.of("this line has no ':' after its key"),
                     Msg.of("write the key, a colon, a space and the value: title: 停电"))  # fmt: skip
-        indent = len(lines[line - 1]) - len(lines[line - 1].lstrip()) if line <= len(lines) else 0
-        return (line, indent + 1, Msg.of("this line is indented differently from the lines around it"),
-                Msg.of("keys of one block start in the same column; list items ('- ') too"))  # fmt: skip
+        return _indented_differently(text, line)
     for pattern, message, hint in _SYNTAX:
         found = pattern.search(problem)
         if found:
@@ -191,6 +199,20 @@ def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, Msg, Msg |
     logger.debug("YAML parser: %s", exc)
     return (line, column, Msg.of("this line cannot be read"),
             Msg.of("compare it with an example in docs/formats.md"))  # fmt: skip
+
+
+def _indented_differently(text: str, line: int) -> tuple[int, int, Msg, Msg | None]:
+    lines = text.splitlines()
+    indent = len(lines[line - 1]) - len(lines[line - 1].lstrip()) if line <= len(lines) else 0
+    return (line, indent + 1, Msg.of("this line is indented differently from the lines around it"),
+            Msg.of("keys of one block start in the same column; list items ('- ') too"))  # fmt: skip
+
+
+def _after_quote(text: str, line: int, column: int) -> bool:
+    """Whether the text just before (line, column) ends a quoted value."""
+    lines = text.splitlines()
+    before = lines[line - 1][: column - 1].rstrip() if line <= len(lines) else ""
+    return before.endswith(("'", '"'))
 
 
 def decode(data: bytes, path: Path, problems: Problems) -> str | None:
@@ -234,18 +256,22 @@ def _in_gb2312(ch: str) -> bool:
     return True
 
 
+_BLANKS = " \t\u3000"  # space, tab, full-width space (a Chinese input method's space)
+
+
 def _find_tabs(text: str, path: Path, problems: Problems) -> bool:
+    """Tabs and full-width spaces in indentation: each reported at its line."""
     found = False
     for number, line in enumerate(text.splitlines(), start=1):
-        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        indent = line[: len(line) - len(line.lstrip(_BLANKS))]
         if "\t" in indent:
-            problems.error(
-                path,
-                number,
-                indent.index("\t") + 1,
-                Msg.of("a tab is used for indentation"),
-                Msg.of("use spaces instead of tabs"),
-            )
+            problems.error(path, number, indent.index("\t") + 1, Msg.of("a tab is used for indentation"),
+                           Msg.of("use spaces instead of tabs"))  # fmt: skip
+            found = True
+        if "\u3000" in indent:
+            problems.error(path, number, indent.index("\u3000") + 1,
+                           Msg.of("a full-width space is used for indentation"),
+                           Msg.of("indent with ordinary (half-width) spaces"))  # fmt: skip
             found = True
     return found
 
@@ -288,10 +314,14 @@ def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
     return _parse(text, path, problems)
 
 
+def _spaces(indent: str, tab_width: int) -> str:
+    return indent.replace("\u3000", "  ").expandtabs(tab_width)  # a full-width space is two columns wide
+
+
 def _without_tabs(text: str) -> str | None:
     """``text`` with indenting tabs as spaces, at the first width that makes it readable YAML."""
     for width in (2, 4, 8):
-        meant = "\n".join(line[: len(line) - len(line.lstrip(" \t"))].expandtabs(width) + line.lstrip(" \t")
+        meant = "\n".join(_spaces(line[: len(line) - len(line.lstrip(_BLANKS))], width) + line.lstrip(_BLANKS)
                           for line in text.split("\n"))  # fmt: skip
         loader = _Loader(meant)
         try:
