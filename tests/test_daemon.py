@@ -129,7 +129,8 @@ def test_a_broken_file_on_reload_keeps_the_last_good_version(running):
     (station / "announcements" / "beep.yaml").write_text("language: mandarin\ntext: [\n", encoding="utf-8")
     wait_until(lambda: json.loads(cli(station, env, "status", "--json").stdout)["errors"], 15)
     errors = json.loads(cli(station, env, "status", "--json").stdout)["errors"]
-    assert any(e.startswith("announcements/beep.yaml:2:7: error: a list in [ ] is not closed") for e in errors), errors
+    expected = "announcements/beep.yaml:2:7: error: a list in [ ] is not closed"
+    assert any(e.startswith(expected) for e in errors), errors
     last_slot = running["slots"][-1]
     wait_until(lambda: dt.datetime.now(SHANGHAI) > last_slot + dt.timedelta(seconds=4), 40)
     beeps = [r for r in rows(station) if r[0] == "beep"]

@@ -223,7 +223,8 @@ def test_van_play_twice_on_zone_a_logs_two_completed_rows(audio_lab, short_stati
     csv = broadcaster("log", "--format", "csv", cwd=short_station, env=audio_lab.env)
     lines = csv.stdout.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("id,requested,started,ended,announcement,title,zone,trigger,outcome")
-    assert [line.split(",")[4:9] for line in lines[1:]] == [['"short"', '""', '"zone_a"', "van", "completed"]] * 2
+    expected = ['"short"', '""', '"zone_a"', "van", "completed"]
+    assert [line.split(",")[4:9] for line in lines[1:]] == [expected] * 2
 
 
 def _wait_for_row(db: Path, outcome: str, timeout: float = 60) -> None:

@@ -27,10 +27,16 @@ def users(station):
 
 @pytest.fixture
 def client(station, users, monkeypatch):
+    from broadcaster.i18n import set_language
+
     monkeypatch.chdir(station)
     app = make_app(station / "config.yaml", users, secret="test-secret")
-    with TestClient(app, base_url="http://localhost") as client:
-        yield client
+    set_language("zh_CN")  # as 'broadcaster web' does: the station's answers in Chinese
+    try:
+        with TestClient(app, base_url="http://localhost") as client:
+            yield client
+    finally:
+        set_language("en")
 
 
 def token(client: TestClient, path: str = "/login") -> str:
@@ -161,3 +167,40 @@ def test_the_log_page_draws_plays_per_day_and_offers_the_csv(client, station):
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.startswith("\ufeffid,requested,started") and '"防控热线"' in csv.text
     assert "login" in client.get("/audit").text
+
+
+def test_a_wrong_password_waits_and_the_session_ends_after_eight_hours(client):
+    import time
+
+    started = time.monotonic()
+    assert login(client, password="nope-nope").status_code == 401
+    assert time.monotonic() - started >= 0.9  # guessing is slow (a lower bound: a busy machine only adds)
+    cookie = login(client).headers["set-cookie"].lower()
+    assert "max-age=28800" in cookie
+
+
+def test_a_secretary_with_zones_sends_only_to_them(client, users, station):
+    users.add("zhao", PASSWORD, "secretary", zones=("village",))
+    login(client, "zhao")
+    refused = post(client, "/send", announcement="hotline", priority="live", zones="square")
+    assert refused.status_code == 403 and "你只能发送到自己的广播区" in refused.text
+    everywhere = post(client, "/send", announcement="hotline", priority="live")
+    assert everywhere.status_code == 403  # "every zone" is more than hers
+    assert client.get("/audit").status_code == 403  # the audit trail is for operators
+    allowed = post(client, "/send", announcement="hotline", priority="live", zones="village")
+    assert allowed.status_code == 200 and "这里没有正在运行的广播站" in allowed.text  # no station here
+
+
+def test_the_status_page_refreshes_itself(client):
+    login(client)
+    assert 'hx-get="/status/part" hx-trigger="every 5s"' in client.get("/").text
+    assert "广播站没有运行" in client.get("/status/part").text
+
+
+def test_the_session_key_is_made_once_and_kept_private(tmp_path):
+    from broadcaster.cli.web import _secret
+
+    path = tmp_path / "data" / "web-secret"
+    first = _secret(path)
+    assert _secret(path) == first and len(first) >= 48
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from broadcaster.cli.common import config_file, station_config
 from broadcaster.errors import BroadcasterError
-from broadcaster.i18n import _
+from broadcaster.i18n import _, set_language
 
 USERS = Path("data") / "users.sqlite"
 SECRET = Path("data") / "web-secret"
@@ -45,6 +45,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     if not users.users():
         raise BroadcasterError(_("no one can log in yet: add a user first, e.g. "
                                  "'broadcaster user add NAME --role admin'"))  # fmt: skip
+    # The page is Chinese first; the station's own answers (errors from the control socket, the
+    # renderer) come in one language per process: Chinese, unless config.yaml says English.
+    set_language("en" if config.ui_language == "en" else "zh_CN")
     app = make_app(config_file(args), users, _secret(config.resolve(SECRET)), https_only=args.https_only)
     if not args.verbose:
         logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
