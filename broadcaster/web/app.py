@@ -35,6 +35,7 @@ from broadcaster.content.listing import listing
 from broadcaster.content.load import load_content
 from broadcaster.content.models import Content
 from broadcaster.daemon.control import call, socket_path
+from broadcaster.daemon.reload import content_signature
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import N_, Msg, translations
 from broadcaster.playlog import EXPORT_COLUMNS, PlayLog
@@ -64,14 +65,21 @@ class Web:
     templates: Environment = field(init=False)
     previews: dict[str, Path] = field(default_factory=dict)
     render_lock: threading.Lock = field(default_factory=threading.Lock)
+    content_lock: threading.Lock = field(default_factory=threading.Lock)
+    loaded: tuple[dict[str, tuple[int, int]], Content, Problems] | None = None
 
     def __post_init__(self) -> None:
         self.templates = Environment(loader=PackageLoader("broadcaster.web", "templates"),
                                      autoescape=select_autoescape(("html", "svg")))  # fmt: skip
 
     def content(self) -> tuple[Content, Problems]:
-        problems = Problems(warnings=False)
-        return load_content(self.config_path, problems), problems
+        """The station's files as they are now; read again only when one has changed."""
+        signature = content_signature(self.root)
+        with self.content_lock:
+            if self.loaded is None or self.loaded[0] != signature:
+                problems = Problems(warnings=False)
+                self.loaded = (signature, load_content(self.config_path, problems), problems)
+            return self.loaded[1], self.loaded[2]
 
 
 def make_app(config_path: Path | None, users: UserStore, secret: str, https_only: bool = False) -> Starlette:
