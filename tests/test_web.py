@@ -204,3 +204,22 @@ def test_the_session_key_is_made_once_and_kept_private(tmp_path):
     first = _secret(path)
     assert _secret(path) == first and len(first) >= 48
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_scheduling_from_the_page_writes_a_playlist_the_station_reads(client, station, run_cli):
+    login(client)
+    added = post(client, "/schedule/add", "/schedule", announcement="hotline", at="07:45", date="2099-01-02",
+                 zones="village", version="")  # fmt: skip
+    assert added.status_code == 303
+    check = run_cli("check", cwd=station)
+    assert check.code == 0, check.text
+    page = client.get("/schedule").text
+    assert "2099-01-02 07:45:00" in page
+    version = re.search(r'name="version" value="([^"]*)"', page)[1]  # type: ignore[index]
+    past = post(client, "/schedule/add", "/schedule", announcement="hotline", at="07:45", date="2020-01-02",
+                version=version)  # fmt: skip
+    assert past.status_code == 422 and "已经过去了" in past.text
+    unknown = post(client, "/schedule/add", "/schedule", announcement="nope", at="07:45", version=version)
+    assert unknown.status_code == 422
+    removed = post(client, "/schedule/remove", "/schedule", index="0", version=version)
+    assert removed.status_code == 303 and "2099-01-02" not in client.get("/schedule").text

@@ -40,7 +40,7 @@ from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import N_, Msg, translations
 from broadcaster.playlog import EXPORT_COLUMNS, PlayLog
 from broadcaster.schema.problems import Problems
-from broadcaster.web import forms
+from broadcaster.web import forms, schedule
 from broadcaster.web.chart import plays_per_day_svg
 from broadcaster.web.users import User, UserError, UserStore
 
@@ -118,6 +118,9 @@ def make_app(config_path: Path | None, users: UserStore, secret: str, https_only
         Route("/send", page(send), methods=["POST"]),
         Route("/stop", page(stop, "operator"), methods=["POST"]),
         Route("/skip", page(skip, "operator"), methods=["POST"]),
+        Route("/schedule", page(schedule_page)),
+        Route("/schedule/add", page(schedule_add), methods=["POST"]),
+        Route("/schedule/remove", page(schedule_remove), methods=["POST"]),
         Route("/log", page(log)),
         Route("/log.csv", page(log_csv)),
         Route("/audit", page(audit, "operator")),
@@ -394,6 +397,55 @@ async def stop(web: Web, request: Request, user: User) -> Response:
 
 async def skip(web: Web, request: Request, user: User) -> Response:
     return await _control(web, request, user, "skip")
+
+
+# --- the schedule ------------------------------------------------------------------------------
+
+
+async def schedule_page(web: Web, request: Request, user: User, error: Msg | None = None,
+                        status_code: int = 200) -> Response:  # fmt: skip
+    from broadcaster.scheduler.plan import plan
+
+    def read() -> tuple[Content, list[Any], list[schedule.PageSlot], str]:
+        content, _problems = web.content()
+        now = dt.datetime.now(content.config.tz)
+        slots, file_version = schedule.read(web.root)
+        return content, plan(content, now, 2), slots, file_version
+
+    content, entries, slots, file_version = await asyncio.to_thread(read)
+    return _render(web, request, "schedule.html", status_code, content=content, entries=entries, slots=slots,
+                   version=file_version, error=error)  # fmt: skip
+
+
+async def schedule_add(web: Web, request: Request, user: User) -> Response:
+    values = await _form(request)
+    zones = [z for z in request.state.lists.get("zones", []) if z]
+    if user.zones and (not zones or not set(zones) <= set(user.zones)):
+        return _refuse(web, request, 403, N_("you may send only to your zones"))
+    content, _problems = await asyncio.to_thread(web.content)
+    try:
+        slot = schedule.new_slot(content, values, zones, dt.datetime.now(content.config.tz).date())
+        slots, _version = schedule.read(web.root)
+        schedule.write(web.root, [*slots, slot], values.get("version", ""))
+    except forms.FormError as exc:
+        return await schedule_page(web, request, user, exc.message, 422)
+    web.users.audit(user.name, "schedule", slot.play, f"{slot.date or '*'} {slot.at} {','.join(slot.zones)}")
+    return RedirectResponse("/schedule", status_code=303)
+
+
+async def schedule_remove(web: Web, request: Request, user: User) -> Response:
+    values = await _form(request)
+    slots, _version = schedule.read(web.root)
+    try:
+        index = int(values.get("index", ""))
+        removed = slots.pop(index)
+        schedule.write(web.root, slots, values.get("version", ""))
+    except (ValueError, IndexError):
+        return _refuse(web, request, 400, N_("there is no such slot"))
+    except forms.FormError as exc:
+        return await schedule_page(web, request, user, exc.message, 409)
+    web.users.audit(user.name, "unschedule", removed.play, f"{removed.date or '*'} {removed.at}")
+    return RedirectResponse("/schedule", status_code=303)
 
 
 # --- the play log ------------------------------------------------------------------------------
