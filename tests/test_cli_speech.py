@@ -77,9 +77,9 @@ def test_voices_lists_engines_and_why_one_cannot_be_used(station, run_cli):
     result = run_cli("voices", cwd=station)
     assert result.code == 0
     rows = [line.split() for line in result.out.splitlines()]
-    assert ["espeak-ng", "cmn-latn-pinyin", "mandarin", "yes"] in rows
-    assert ["espeak-ng", "yue-latn-jyutping", "cantonese", "yes"] in rows
-    assert any(row[:3] == ["sherpa-onnx", "-", "mandarin"] and row[3] == "no" for row in rows)
+    assert ["espeak-ng", "cmn-latn-pinyin", "Mandarin", "yes"] in rows
+    assert ["espeak-ng", "yue-latn-jyutping", "Cantonese", "yes"] in rows
+    assert any(row[:3] == ["sherpa-onnx", "-", "Mandarin"] and row[3] == "no" for row in rows)
 
 
 def test_say_without_output_plays_on_the_default_sound_device(station, audio_lab, tmp_path):

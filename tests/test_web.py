@@ -223,3 +223,29 @@ def test_scheduling_from_the_page_writes_a_playlist_the_station_reads(client, st
     assert unknown.status_code == 422
     removed = post(client, "/schedule/remove", "/schedule", index="0", version=version)
     assert removed.status_code == 303 and "2099-01-02" not in client.get("/schedule").text
+
+
+def _wav(seconds: float, amplitude: float) -> bytes:
+    import numpy as np
+
+    from broadcaster.pcm import Pcm, encode_wav
+
+    t = np.arange(int(48_000 * seconds)) / 48_000
+    return encode_wav(Pcm((amplitude * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48_000))
+
+
+def test_an_upload_is_decoded_before_it_is_accepted(client, station):
+    login(client)
+
+    def upload(data: bytes, name: str):  # type: ignore[no-untyped-def]
+        return client.post("/record/save", data={"name": name, "csrf": token(client, "/record")},
+                           files={"audio": ("voice", data, "audio/webm")})  # fmt: skip
+
+    assert "无法读取这段录音" in upload(b"<script>alert(1)</script>" * 100, "junk").text
+    assert "录音是无声的" in upload(_wav(2.0, 0.0), "quiet").text
+    assert "不能用作文件名" in upload(_wav(2.0, 0.3), "../../etc").text
+    saved = upload(_wav(2.0, 0.3), "tone")
+    assert 'id="record-saved"' in saved.text
+    assert (station / "clips" / "tone.wav").is_file() and (station / "announcements" / "tone.yaml").is_file()
+    assert "已经存在" in upload(_wav(2.0, 0.3), "tone").text  # never overwritten
+    assert not any(p.name.startswith(("junk", "quiet")) for p in (station / "clips").iterdir())

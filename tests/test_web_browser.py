@@ -168,6 +168,41 @@ def test_an_emergency_from_the_page_reaches_every_zone(site, page):
         assert active_seconds(samples) > 2.0, zone
 
 
+def test_a_voice_message_recorded_in_the_page_is_scheduled_and_heard_on_its_zone(site, page):
+    import datetime as dt
+
+    page.goto(site["url"] + "/record")
+    page.click("#record-start")
+    page.wait_for_selector("#record-stop:not([disabled])")
+    time.sleep(3)  # Chromium's fake microphone: a beep every second
+    page.click("#record-stop")
+    page.wait_for_selector("#record-form:not([hidden])")
+    page.fill("#r-name", "voice-1")
+    page.fill("#r-title", "村支书讲话")
+    page.fill("#r-start", "0.2")
+    shot(page, "08-recorded")
+    page.click("#record-save")
+    page.wait_for_selector("#record-saved, #record-error")
+    assert page.locator("#record-saved").count() == 1, page.inner_text("#record-result")
+    assert (site["station"] / "clips" / "voice-1.wav").is_file()
+    due = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(seconds=25)
+    page.goto(site["url"] + "/schedule")
+    page.select_option("#s-announcement", "voice-1")
+    page.fill("#s-at", due.strftime("%H:%M:%S"))
+    page.check("input[name=zones][value=a]")
+    page.click("#schedule-add")
+    page.wait_for_url(site["url"] + "/schedule")
+    assert due.strftime("%H:%M:%S") in page.inner_text("#page-slots")
+    shot(page, "09-scheduled")
+    recordings = {zone: site["lab"].record(zone) for zone in ("zone_a", "zone_b")}
+    try:
+        _wait_for(lambda: dt.datetime.now(dt.UTC) > due + dt.timedelta(seconds=9), 60, "the slot to play")
+    finally:
+        heard = {zone: recording.stop() for zone, recording in recordings.items()}
+    assert active_seconds(heard["zone_a"]) > 2.0  # the chime and the voice message
+    assert active_seconds(heard["zone_b"]) < 0.1  # not chosen
+
+
 def test_the_log_page_shows_the_plays(site, page):
     _wait_for(lambda: "完整播出" in _log_text(site, page), 60, "the plays in the log")
     assert "停水通知" in page.inner_text("#plays")

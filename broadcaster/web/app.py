@@ -24,6 +24,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -40,7 +41,7 @@ from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import N_, Msg, translations
 from broadcaster.playlog import EXPORT_COLUMNS, PlayLog
 from broadcaster.schema.problems import Problems
-from broadcaster.web import forms, schedule
+from broadcaster.web import forms, schedule, voice
 from broadcaster.web.chart import plays_per_day_svg
 from broadcaster.web.users import User, UserError, UserStore
 
@@ -98,7 +99,10 @@ def make_app(config_path: Path | None, users: UserStore, secret: str, https_only
                     return _refuse(web, request, 403, STALE_FORM)
             if not user.may(role):
                 return _refuse(web, request, 403, N_("your role may not do this"))
-            return await handler(web, request, user)
+            try:
+                return await handler(web, request, user)
+            finally:
+                await _close_form(request)
 
         return wrapped
 
@@ -121,6 +125,8 @@ def make_app(config_path: Path | None, users: UserStore, secret: str, https_only
         Route("/schedule", page(schedule_page)),
         Route("/schedule/add", page(schedule_add), methods=["POST"]),
         Route("/schedule/remove", page(schedule_remove), methods=["POST"]),
+        Route("/record", page(record_page)),
+        Route("/record/save", page(record_save), methods=["POST"]),
         Route("/log", page(log)),
         Route("/log.csv", page(log_csv)),
         Route("/audit", page(audit, "operator")),
@@ -155,10 +161,22 @@ def _csrf_ok(request: Request) -> bool:
 async def _form(request: Request) -> dict[str, str]:
     """The posted fields (read once per request; lists such as zones are in ``request.state.lists``)."""
     if not hasattr(request.state, "form"):
-        form = await request.form(max_files=0, max_fields=50)
+        if int(request.headers.get("content-length") or 0) > voice.MAX_BYTES + 2**20:
+            request.state.form, request.state.lists, request.state.files = {}, {}, {}
+            return {}
+        form = await request.form(max_files=1, max_fields=50)
         request.state.form = {k: v for k, v in form.items() if isinstance(v, str)}
         request.state.lists = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+        request.state.files = {k: v for k, v in form.items() if isinstance(v, UploadFile)}
+        request.state.formdata = form
     return dict(request.state.form)
+
+
+async def _close_form(request: Request) -> None:
+    """Uploads are spooled to temporary files: close them when the request is done."""
+    form = getattr(request.state, "formdata", None)
+    if form is not None:
+        await form.close()
 
 
 def _lang(request: Request) -> str:
@@ -186,6 +204,7 @@ async def login(web: Web, request: Request) -> Response:
     if request.method == "GET":
         return _render(web, request, "login.html", error=None)
     values = await _form(request)
+    await _close_form(request)  # a login takes no file
     if not _csrf_ok(request):
         return _render(web, request, "login.html", 403, error=Msg.of(STALE_FORM))
     try:
@@ -203,6 +222,7 @@ async def login(web: Web, request: Request) -> Response:
 
 async def logout(web: Web, request: Request) -> Response:
     await _form(request)
+    await _close_form(request)
     if _csrf_ok(request):
         request.session.clear()
     return RedirectResponse("/login", status_code=303)
@@ -210,6 +230,7 @@ async def logout(web: Web, request: Request) -> Response:
 
 async def language(web: Web, request: Request) -> Response:
     await _form(request)
+    await _close_form(request)
     chosen = request.path_params["language"]
     if chosen in LANGUAGES and _csrf_ok(request):
         request.session["lang"] = chosen
@@ -446,6 +467,39 @@ async def schedule_remove(web: Web, request: Request, user: User) -> Response:
         return await schedule_page(web, request, user, exc.message, 409)
     web.users.audit(user.name, "unschedule", removed.play, f"{removed.date or '*'} {removed.at}")
     return RedirectResponse("/schedule", status_code=303)
+
+
+# --- a voice message ---------------------------------------------------------------------------
+
+
+async def record_page(web: Web, request: Request, user: User) -> Response:
+    return _render(web, request, "record.html")
+
+
+async def record_save(web: Web, request: Request, user: User) -> Response:
+    values = await _form(request)
+    upload = request.state.files.get("audio")
+    if upload is None:
+        return _refuse(web, request, 400, N_("no recording was sent"))
+    data = await upload.read(voice.MAX_BYTES + 1)
+    name = values.get("name", "").strip()
+
+    def keep() -> Path:
+        pcm = voice.decode(data)
+        end = float(values["end"]) if values.get("end") else None
+        pcm = voice.trimmed(pcm, float(values.get("start") or 0), end)
+        content, _problems = web.content()
+        title = values.get("title") or name
+        return voice.keep(web.root, name, pcm, content.config.loudness_lufs, title)
+
+    try:
+        await asyncio.to_thread(keep)
+    except forms.FormError as exc:
+        return _render(web, request, "record_part.html", 422, error=exc.message, name=name)
+    except ValueError:
+        return _refuse(web, request, 400, N_("the trim times are not numbers"))
+    web.users.audit(user.name, "record", name, values.get("title", ""))
+    return _render(web, request, "record_part.html", error=None, name=name)
 
 
 # --- the play log ------------------------------------------------------------------------------
