@@ -249,3 +249,19 @@ def test_an_upload_is_decoded_before_it_is_accepted(client, station):
     assert (station / "clips" / "tone.wav").is_file() and (station / "announcements" / "tone.yaml").is_file()
     assert "已经存在" in upload(_wav(2.0, 0.3), "tone").text  # never overwritten
     assert not any(p.name.startswith(("junk", "quiet")) for p in (station / "clips").iterdir())
+
+
+def test_a_slot_every_two_hours_on_weekdays_is_what_plan_shows(client, station, run_cli):
+    login(client)
+    client.post("/schedule/add", data={"announcement": "hotline", "every": "2h", "between": "09:00-17:00",
+                                       "days": ["mon", "fri"], "version": "", "csrf": token(client, "/schedule")},
+                follow_redirects=False)  # fmt: skip
+    check = run_cli("check", cwd=station)
+    assert check.code == 0, check.text
+    plan = run_cli("plan", "--days", "7", "--start", "2026-11-30T00:00", cwd=station).out  # a Monday
+    web = [line for line in plan.splitlines() if " web " in line]
+    assert [line.split()[:2] for line in web] == [[day, time] for day in ("11-30", "12-04")
+                                                  for time in ("09:00:00", "11:00:00", "13:00:00", "15:00:00",
+                                                               "17:00:00")]  # fmt: skip
+    both = post(client, "/schedule/add", "/schedule", announcement="hotline", at="07:00", every="2h")
+    assert both.status_code == 422 and "不要两个都填" in both.text

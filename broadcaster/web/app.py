@@ -435,7 +435,7 @@ async def schedule_page(web: Web, request: Request, user: User, error: Msg | Non
 
     content, entries, slots, file_version = await asyncio.to_thread(read)
     return _render(web, request, "schedule.html", status_code, content=content, entries=entries, slots=slots,
-                   version=file_version, error=error)  # fmt: skip
+                   version=file_version, error=error, day_names=schedule.DAY_NAMES)  # fmt: skip
 
 
 async def schedule_add(web: Web, request: Request, user: User) -> Response:
@@ -445,12 +445,14 @@ async def schedule_add(web: Web, request: Request, user: User) -> Response:
         return _refuse(web, request, 403, N_("you may send only to your zones"))
     content, _problems = await asyncio.to_thread(web.content)
     try:
-        slot = schedule.new_slot(content, values, zones, dt.datetime.now(content.config.tz).date())
+        days = request.state.lists.get("days", [])
+        slot = schedule.new_slot(content, values, zones, days, dt.datetime.now(content.config.tz).date())
         slots, _version = schedule.read(web.root)
         schedule.write(web.root, [*slots, slot], values.get("version", ""))
     except forms.FormError as exc:
         return await schedule_page(web, request, user, exc.message, 422)
-    web.users.audit(user.name, "schedule", slot.play, f"{slot.date or '*'} {slot.at} {','.join(slot.zones)}")
+    when = f"{slot.date or ','.join(slot.days) or '*'} {slot.when} {','.join(slot.zones)}"
+    web.users.audit(user.name, "schedule", slot.play, when)
     return RedirectResponse("/schedule", status_code=303)
 
 
@@ -465,7 +467,7 @@ async def schedule_remove(web: Web, request: Request, user: User) -> Response:
         return _refuse(web, request, 400, N_("there is no such slot"))
     except forms.FormError as exc:
         return await schedule_page(web, request, user, exc.message, 409)
-    web.users.audit(user.name, "unschedule", removed.play, f"{removed.date or '*'} {removed.at}")
+    web.users.audit(user.name, "unschedule", removed.play, f"{removed.date or '*'} {removed.when}")
     return RedirectResponse("/schedule", status_code=303)
 
 

@@ -1,7 +1,8 @@
 """The page's own playlist, ``playlists/web.yaml``: slots added and removed from the page.
 
-Each slot plays one announcement at a time of day, on every day or on one date,
-on chosen zones (or the playlist's: every zone). The file is an ordinary
+Each slot plays one announcement at a time of day, or every so often inside a
+window; on every day, on chosen weekdays or on one date; on chosen zones (or the
+playlist's: every zone). The file is an ordinary
 playlist: the station reads it like the others, ``broadcaster check`` checks it,
 and a person may edit it by hand (the page then shows what is there).
 """
@@ -15,20 +16,34 @@ from pathlib import Path
 import yaml
 
 from broadcaster.content.models import PLAYLISTS_DIR, Content
-from broadcaster.i18n import Msg
-from broadcaster.schema.fields import FieldError, parse_date, parse_time
+from broadcaster.i18n import N_, Msg
+from broadcaster.schema.fields import FieldError, parse_date, parse_duration, parse_time, parse_window
 from broadcaster.web.forms import FormError, save, version
 
 FILE = Path(PLAYLISTS_DIR) / "web.yaml"
 TITLE = "网页排程"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = {"mon": N_("Mon"), "tue": N_("Tue"), "wed": N_("Wed"), "thu": N_("Thu"), "fri": N_("Fri"),
+             "sat": N_("Sat"), "sun": N_("Sun")}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class PageSlot:
     at: str
+    """A time of day, or '' for a slot that plays ``every`` so often ``between`` two times."""
     play: str
     date: str = ""
     zones: tuple[str, ...] = ()
+    every: str = ""
+    between: str = ""
+    days: tuple[str, ...] = ()
+    """Weekdays (``mon`` …); empty: every day."""
+
+    @property
+    def when(self) -> str:
+        return self.at or f"{self.between} / {self.every}"
 
 
 def read(root: Path) -> tuple[list[PageSlot], str]:
@@ -40,18 +55,26 @@ def read(root: Path) -> tuple[list[PageSlot], str]:
         data = {}
     slots = []
     for slot in data.get("slots") or []:
-        if isinstance(slot, dict) and slot.get("at") and slot.get("play"):
+        if isinstance(slot, dict) and (slot.get("at") or slot.get("every")) and slot.get("play"):
             play = slot["play"][0] if isinstance(slot["play"], list) else str(slot["play"])
             dates = slot.get("dates") or []
-            slots.append(PageSlot(str(slot["at"]), str(play), str(dates[0]) if dates else "",
-                                  tuple(str(z) for z in slot.get("zones") or ())))  # fmt: skip
+            days = slot.get("days") or []
+            days = days if isinstance(days, list) else [days]
+            zones = tuple(str(z) for z in slot.get("zones") or ())
+            slots.append(PageSlot(str(slot.get("at") or ""), str(play), str(dates[0]) if dates else "", zones,
+                                  str(slot.get("every") or ""), str(slot.get("between") or ""),
+                                  tuple(str(d) for d in days)))  # fmt: skip
     return slots, version(path)
 
 
 def write(root: Path, slots: list[PageSlot], expected_version: str) -> None:
     data: dict[str, object] = {"title": TITLE, "slots": []}
     for slot in slots:
-        entry: dict[str, object] = {"at": slot.at, "play": [slot.play]}
+        entry: dict[str, object] = {"at": slot.at} if slot.at else {"every": slot.every,
+                                                                      "between": slot.between}  # fmt: skip
+        entry["play"] = [slot.play]
+        if slot.days:
+            entry["days"] = list(slot.days)
         if slot.date:
             entry["dates"] = [slot.date]
         if slot.zones:
@@ -62,19 +85,31 @@ def write(root: Path, slots: list[PageSlot], expected_version: str) -> None:
     save(root / FILE, text, expected_version)
 
 
-def new_slot(content: Content, values: dict[str, str], zones: list[str], today: dt.date) -> PageSlot:
-    """A slot from the form, checked: a known announcement and zones, a time, a date not past."""
+def new_slot(content: Content, values: dict[str, str], zones: list[str], days: list[str],
+             today: dt.date) -> PageSlot:  # fmt: skip
+    """A slot from the form, checked: a known announcement and zones, a time or an every-N window,
+    weekdays, a date not past."""
     name = values.get("announcement", "")
     if name not in content.announcements:
         raise FormError(Msg.of("unknown announcement '{name}'", name=name))
     unknown = [z for z in zones if z not in content.config.zones]
     if unknown:
         raise FormError(Msg.of("unknown zone '{name}'", name=unknown[0]))
+    days = [d for d in WEEKDAYS if d in days]
+    at_text, every_text = values.get("at", "").strip(), values.get("every", "").strip()
+    if bool(at_text) == bool(every_text):
+        raise FormError(Msg.of("give a time, or how often and between which times, not both"))
     try:
-        at = parse_time(values.get("at", ""))
+        at = parse_time(at_text).isoformat() if at_text else ""
+        every = between = ""
+        if every_text:
+            if parse_duration(every_text) < 60:
+                raise FormError(Msg.of("play at most once a minute"))
+            start, end = parse_window(values.get("between") or "00:00-23:59")
+            every, between = every_text, f"{start:%H:%M}-{end:%H:%M}"
         day = parse_date(values["date"]) if values.get("date") else None
     except FieldError as exc:
         raise FormError(exc.message) from None
     if day is not None and day < today:
         raise FormError(Msg.of("{date} is past", date=day.isoformat()))
-    return PageSlot(at.isoformat(), name, day.isoformat() if day else "", tuple(zones))
+    return PageSlot(at, name, day.isoformat() if day else "", tuple(zones), every, between, tuple(days))
