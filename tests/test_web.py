@@ -253,9 +253,9 @@ def test_an_upload_is_decoded_before_it_is_accepted(client, station):
 
 def test_a_slot_every_two_hours_on_weekdays_is_what_plan_shows(client, station, run_cli):
     login(client)
-    client.post("/schedule/add", data={"announcement": "hotline", "every": "2h", "between": "09:00-17:00",
-                                       "days": ["mon", "fri"], "version": "", "csrf": token(client, "/schedule")},
-                follow_redirects=False)  # fmt: skip
+    form = {"announcement": "hotline", "every": "2h", "between": "09:00-17:00", "days": ["mon", "fri"],
+            "version": "", "csrf": token(client, "/schedule")}
+    assert client.post("/schedule/add", data=form, follow_redirects=False).status_code == 303
     check = run_cli("check", cwd=station)
     assert check.code == 0, check.text
     plan = run_cli("plan", "--days", "7", "--start", "2026-11-30T00:00", cwd=station).out  # a Monday
