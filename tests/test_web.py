@@ -265,3 +265,21 @@ def test_a_slot_every_two_hours_on_weekdays_is_what_plan_shows(client, station, 
                                                                "17:00:00")]  # fmt: skip
     both = post(client, "/schedule/add", "/schedule", announcement="hotline", at="07:00", every="2h")
     assert both.status_code == 422 and "不要两个都填" in both.text
+
+
+def test_an_admin_manages_users_in_the_page_and_others_cannot(client, users):
+    users.add("boss", PASSWORD, "admin")
+    login(client, "wang")
+    assert client.get("/users").status_code == 403  # an operator is not an admin
+    client.cookies.clear()
+    login(client, "boss")
+    added = post(client, "/users/change", "/users", action="add", name="zhou", password="zhou-password",
+                 role="secretary", zones="village")  # fmt: skip
+    assert added.status_code == 303 and users.get("zhou").zones == ("village",)  # type: ignore[union-attr]
+    short = post(client, "/users/change", "/users", action="passwd", name="zhou", password="short")
+    assert short.status_code == 422 and "密码至少要 8 个字符" in short.text
+    myself = post(client, "/users/change", "/users", action="remove", name="boss")
+    assert myself.status_code == 422 and "不能删除自己" in myself.text
+    assert post(client, "/users/change", "/users", action="remove", name="zhou").status_code == 303
+    assert users.get("zhou") is None
+    assert {"user add", "user remove"} <= {row.action for row in users.audit_rows()}

@@ -43,7 +43,7 @@ from broadcaster.playlog import EXPORT_COLUMNS, PlayLog
 from broadcaster.schema.problems import Problems
 from broadcaster.web import forms, schedule, voice
 from broadcaster.web.chart import plays_per_day_svg
-from broadcaster.web.users import User, UserError, UserStore
+from broadcaster.web.users import ROLE_NAMES, User, UserError, UserStore
 
 SESSION_S = 8 * 3600
 """A session ends 8 hours after login."""
@@ -130,6 +130,8 @@ def make_app(config_path: Path | None, users: UserStore, secret: str, https_only
         Route("/log", page(log)),
         Route("/log.csv", page(log_csv)),
         Route("/audit", page(audit, "operator")),
+        Route("/users", page(users_page, "admin")),
+        Route("/users/change", page(users_change, "admin"), methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("broadcaster.web", "static")]), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=secret, session_cookie="broadcaster_session",
@@ -563,6 +565,34 @@ async def log_csv(web: Web, request: Request, user: User) -> Response:
 
     download = {"content-disposition": 'attachment; filename="playlog.csv"'}
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=download)
+
+
+async def users_page(web: Web, request: Request, user: User, error: Msg | None = None,
+                     status_code: int = 200) -> Response:  # fmt: skip
+    return _render(web, request, "users.html", status_code, users=web.users.users(), error=error,
+                   roles=ROLE_NAMES)  # fmt: skip
+
+
+async def users_change(web: Web, request: Request, user: User) -> Response:
+    values = await _form(request)
+    action, name = values.get("action", ""), values.get("name", "").strip()
+    try:
+        if action == "add":
+            zones = tuple(z.strip() for z in values.get("zones", "").split(",") if z.strip())
+            role = values.get("role", "")
+            await asyncio.to_thread(web.users.add, name, values.get("password", ""), role, zones)
+        elif action == "passwd":
+            await asyncio.to_thread(web.users.set_password, name, values.get("password", ""))
+        elif action == "remove":
+            if name == user.name:
+                raise UserError(Msg.of("you cannot remove yourself"))
+            web.users.remove(name)
+        else:
+            return _refuse(web, request, 400, N_("unknown action"))
+    except UserError as exc:
+        return await users_page(web, request, user, exc.message, 422)
+    web.users.audit(user.name, f"user {action}", name, values.get("role", "") if action == "add" else "")
+    return RedirectResponse("/users", status_code=303)
 
 
 async def audit(web: Web, request: Request, user: User) -> Response:
