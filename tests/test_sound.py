@@ -223,7 +223,7 @@ def test_van_play_twice_on_zone_a_logs_two_completed_rows(audio_lab, short_stati
     csv = broadcaster("log", "--format", "csv", cwd=short_station, env=audio_lab.env)
     lines = csv.stdout.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("id,requested,started,ended,announcement,title,zone,trigger,outcome")
-    expected = ['"short"', '""', '"zone_a"', "van", "completed"]
+    expected = ['"short"', '"短通知"', '"zone_a"', "van", "completed"]
     assert [line.split(",")[4:9] for line in lines[1:]] == [expected] * 2
 
 
