@@ -151,8 +151,7 @@ def _pinyin(run: str) -> list[Word]:
     from pypinyin.seg.mmseg import seg
 
     syllables = lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True, tone_sandhi=True,
-                            errors=lambda chars: ["" for _ in chars])  # type: ignore[arg-type,return-value]  # fmt: skip
-    # (pypinyin's stub says the callback returns str; it takes a list, one item per character)
+                            errors=lambda chars: ["" for _ in chars])  # type: ignore[arg-type,return-value]  # stub: str, takes a list
     syllables = [s.replace("v", "ü") for s in syllables]
     segments = list(seg.cut(run))
     _yi_tone(run, syllables, segments)

@@ -317,7 +317,8 @@ async def check(web: Web, request: Request, user: User) -> Response:
 async def preview(web: Web, request: Request, user: User) -> Response:
     values = await _form(request)
     checked = await asyncio.to_thread(forms.check, values, web.root)
-    if checked.announcement is None:
+    announcement = checked.announcement
+    if announcement is None:
         return _render(web, request, "check_part.html", checked=checked, readings=[])
 
     def render() -> Path:
@@ -325,7 +326,7 @@ async def preview(web: Web, request: Request, user: User) -> Response:
 
         content, _problems = web.content()
         with web.render_lock:  # one render at a time: the station's own renders come first
-            return make_renderer(content.config).render(checked.announcement).path  # type: ignore[arg-type]
+            return make_renderer(content.config).render(announcement).path
 
     try:
         path = await asyncio.to_thread(render)

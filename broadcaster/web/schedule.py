@@ -68,7 +68,8 @@ def read(root: Path) -> tuple[list[PageSlot], str]:
 
 
 def write(root: Path, slots: list[PageSlot], expected_version: str) -> None:
-    data: dict[str, object] = {"title": TITLE, "slots": []}
+    entries: list[dict[str, object]] = []
+    data: dict[str, object] = {"title": TITLE, "slots": entries}
     for slot in slots:
         entry: dict[str, object] = {"at": slot.at} if slot.at else {"every": slot.every,
                                                                       "between": slot.between}  # fmt: skip
@@ -79,7 +80,7 @@ def write(root: Path, slots: list[PageSlot], expected_version: str) -> None:
             entry["dates"] = [slot.date]
         if slot.zones:
             entry["zones"] = list(slot.zones)
-        data["slots"].append(entry)  # type: ignore[attr-defined]
+        entries.append(entry)
     text = "# 网页排程: made by 'broadcaster web' (editing it by hand is fine).\n" + yaml.safe_dump(
         data, allow_unicode=True, sort_keys=False, default_flow_style=False)
     save(root / FILE, text, expected_version)
