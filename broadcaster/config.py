@@ -292,8 +292,14 @@ def _lexicon(fields: Fields, problems: Problems) -> dict[Language, dict[str, str
                 hint = Msg.of("give one syllable with its tone number per character")
                 section.error(reading, message, hint)
                 continue
+            example = "yin2 hang2" if lang is Language.MANDARIN else "wai6 sang1"
+            if re.fullmatch(r"[A-Za-züÜ: ]+", value):  # syllables without their tones: read as English
+                section.error(reading, Msg.of("'{word}: {reading}' has no tone numbers", word=word.value,
+                                              reading=value),
+                              Msg.of("write each syllable with its tone number, e.g. '{example}'",
+                                     example=example))  # fmt: skip
+                continue
             if not is_romanized(value, lang):
-                example = "yin2 hang2" if lang is Language.MANDARIN else "wai6 sang1"
                 message = Msg.of("'{word}: {reading}' respells the word with other characters, "
                                  "which show up as typos", word=word.value, reading=value)  # fmt: skip
                 hint = Msg.of("write the reading as syllables with tone numbers (pinyin for Mandarin, "

@@ -155,3 +155,14 @@ def test_one_mistake_in_yaml_is_reported_once_at_its_place(tmp_path):
 def test_a_misspelt_key_is_not_also_reported_missing(tmp_path):
     found = _problems_of(tmp_path, "title: 通知\nlangauge: mandarin\ntext: 你好。\n")
     assert [(line, message) for line, _, message in found] == [(2, "unknown key 'langauge'")]
+
+
+def test_a_hash_that_starts_a_comment_is_pointed_out(tmp_path):
+    from broadcaster.schema.problems import Problems
+    from broadcaster.schema.yamlfile import parse_text
+
+    problems = Problems()
+    text = "title: 通知\ntext: #3号楼停水\nsegments:  # the list below\n  - text: a\n"
+    parse_text(text, tmp_path / "x.yaml", problems)
+    assert [(p.line, p.column, p.severity) for p in problems] == [(2, 7, "warning")]
+    assert "'#' starts a comment" in str(problems[0].message)

@@ -280,9 +280,32 @@ def _find_tabs(text: str, path: Path, problems: Problems) -> bool:
 _KEY_SLIP = re.compile(r"^(\s*(?:-\s+)?)([A-Za-z_]+)(：|:(?=[^\s/]))")
 
 
+# A list item's dash with no space before its key: "-pause: 1s".
+_DASH_SLIP = re.compile(r"^(\s*)-(?=[A-Za-z_]+\s*[:：])")
+
+
+def _meant(line: str) -> str:
+    """A line with its key slips put right (the text as it was surely meant)."""
+    line = _DASH_SLIP.sub(lambda m: f"{m[1]}- ", line)
+    return _KEY_SLIP.sub(lambda m: f"{m[1]}{m[2]}: ", line)
+
+
+def _dash_slip(line: str, number: int, path: Path, problems: Problems) -> bool:
+    dash = _DASH_SLIP.match(line)
+    if dash is None:
+        return False
+    item = line[dash.end(1) + 1 :].strip()
+    problems.error(path, number, dash.end(1) + 1, Msg.of("no space after the '-' of a list item"),
+                   Msg.of("write a dash and a space: - {item}", item=item))  # fmt: skip
+    return True
+
+
 def _find_key_slips(text: str, path: Path, problems: Problems) -> bool:
     found = False
     for number, line in enumerate(text.splitlines(), start=1):
+        if _dash_slip(line, number, path, problems):
+            found = True
+            line = _DASH_SLIP.sub(lambda m: f"{m[1]}- ", line)
         slip = _KEY_SLIP.match(line)
         if slip is None:
             continue
@@ -349,7 +372,7 @@ def _parse(text: str, path: Path, problems: Problems) -> Node | None:
         return None
     except yaml.MarkedYAMLError as exc:
         if _find_key_slips(text, path, problems):  # the parser's own complaint points at a later line
-            meant = "\n".join(_KEY_SLIP.sub(lambda m: f"{m[1]}{m[2]}: ", line) for line in text.split("\n"))
+            meant = "\n".join(_meant(line) for line in text.split("\n"))
             return None if meant == text else _parse(meant, path, problems)
         problems.error(path, *_explain(exc, text))
         return None
@@ -368,7 +391,30 @@ def _parse(text: str, path: Path, problems: Problems) -> Node | None:
         loader.dispose()
     if node is None:
         return None
+    _find_hash_values(text, path, problems)
     return _convert(node, path, problems)
+
+
+# "text: #3号楼停水": '#' after a space starts a comment, so the key has no value.
+_HASH_VALUE = re.compile(r"^(\s*(?:-\s+)?)([A-Za-z_]+):[ \t]+(#.*)$")
+
+
+def _find_hash_values(text: str, path: Path, problems: Problems) -> None:
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        _dash_slip(line, number, path, problems)  # "-pause: 1s" reads as a key named "-pause"
+        found = _HASH_VALUE.match(line)
+        if found is None:
+            continue
+        indent = len(line) - len(line.lstrip())
+        following = next((n for n in lines[number:] if n.strip() and not n.lstrip().startswith("#")), "")
+        if len(following) - len(following.lstrip()) > indent:
+            continue  # "segments:  # a note" with the list below: a comment indeed
+        key, value = found[2], found[3]
+        problems.warning(path, number, found.start(3) + 1,
+                         Msg.of("'#' starts a comment, so '{key}' has no value here", key=key),
+                         Msg.of('put the value in quotes: {key}: "{value}"', key=key,
+                                value=value))  # fmt: skip
 
 
 def _control_character(text: str, exc: yaml.reader.ReaderError, path: Path, problems: Problems) -> None:
