@@ -148,3 +148,12 @@ def test_a_missing_file_counts_as_an_error(station, run_cli):
     result = run_cli("check", "nope.yaml", cwd=station)
     assert result.code == 1
     assert "error: nope.yaml: no such file or folder" in result.err and "1 error(s)" in result.err
+
+
+def test_plan_names_a_broken_playlist_instead_of_showing_nothing(station, run_cli):
+    daily = station / "playlists" / "daily.yaml"
+    daily.write_text(daily.read_text(encoding="utf-8").replace("hotline]", "hotlin]"), encoding="utf-8")
+    result = run_cli("plan", "--days", "1", cwd=station, lang="zh_CN.UTF-8")
+    assert result.code == 0
+    assert any(line.split()[:2] == ["-", "daily"] and "有错误" in line for line in result.out.splitlines())
+    assert "hotlin" in result.err  # the error itself, at its line

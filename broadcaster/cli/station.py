@@ -133,6 +133,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if start.tzinfo is None:  # a time written without an offset is the station's own
         start = start.replace(tzinfo=config.tz)
     rows = [(_("time"), _("playlist"), _("zones"), _("announcements"), _("note"))]
+    broken = sorted({p.path.stem for p in problems if p.is_error and p.path.parent.name == "playlists"})
+    for name in broken:  # kept out of the plan: say so where the slots would be
+        rows.append(("-", name, "-", "-", _("has errors, so nothing of it plays; run 'broadcaster check'")))
     for entry in plan(content, start, args.days):
         when = entry.due.strftime("%m-%d %H:%M:%S") if entry.due else _("(loop)")
         notes = "; ".join(str(note) for note in entry.notes) or "-"
