@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "broadcaster"
 
 LAYERS = (  # lowest first
     {"i18n"},
-    {"errors", "language"},
+    {"errors", "language", "playwords"},
     {"schema"},
     {"config"},
     {"pcm", "playlog", "textnorm"},

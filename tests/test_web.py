@@ -166,7 +166,7 @@ def test_the_log_page_draws_plays_per_day_and_offers_the_csv(client, station):
     csv = client.get("/log.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.startswith("\ufeffid,requested,started") and '"防控热线"' in csv.text
-    assert "login" in client.get("/audit").text
+    assert "登录" in client.get("/audit").text
 
 
 def test_a_wrong_password_waits_and_the_session_ends_after_eight_hours(client):
@@ -188,7 +188,7 @@ def test_a_secretary_with_zones_sends_only_to_them(client, users, station):
     assert everywhere.status_code == 403  # "every zone" is more than hers
     assert client.get("/audit").status_code == 403  # the audit trail is for operators
     allowed = post(client, "/send", announcement="hotline", priority="live", zones="village")
-    assert allowed.status_code == 200 and "这里没有正在运行的广播站" in allowed.text  # no station here
+    assert allowed.status_code == 503 and "广播站没有运行" in allowed.text  # allowed; no station here
 
 
 def test_the_status_page_refreshes_itself(client):
@@ -276,6 +276,9 @@ def test_an_admin_manages_users_in_the_page_and_others_cannot(client, users):
     added = post(client, "/users/change", "/users", action="add", name="zhou", password="zhou-password",
                  role="secretary", zones="village")  # fmt: skip
     assert added.status_code == 303 and users.get("zhou").zones == ("village",)  # type: ignore[union-attr]
+    nowhere = post(client, "/users/change", "/users", action="add", name="sun", password="sun-password",
+                   role="secretary", zones="nowhere")  # fmt: skip
+    assert nowhere.status_code == 422 and users.get("sun") is None
     short = post(client, "/users/change", "/users", action="passwd", name="zhou", password="short")
     assert short.status_code == 422 and "密码至少要 8 个字符" in short.text
     myself = post(client, "/users/change", "/users", action="remove", name="boss")
@@ -283,3 +286,50 @@ def test_an_admin_manages_users_in_the_page_and_others_cannot(client, users):
     assert post(client, "/users/change", "/users", action="remove", name="zhou").status_code == 303
     assert users.get("zhou") is None
     assert {"user add", "user remove"} <= {row.action for row in users.audit_rows()}
+
+
+def test_logout_ends_the_session_even_for_a_kept_cookie(client):
+    login(client)
+    kept = dict(client.cookies)
+    assert post(client, "/logout").status_code == 303
+    client.cookies.update(kept)  # someone kept a copy of the cookie
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+    asked = client.get("/status/part", headers={"HX-Request": "true"})
+    assert asked.headers["hx-redirect"] == "/login"  # from within a page: the whole page goes to the login
+
+
+def test_a_file_the_form_cannot_show_opens_without_an_error_and_is_not_rewritten(client, station):
+    login(client, "wang")
+    odd = station / "announcements" / "odd.yaml"
+    odd.write_text("title: 停水\nlanguage: 普通话\npriority: 紧急\nvalid_from: 2026-02-30\n"
+                   "text: 明天停水。\n", encoding="utf-8")  # fmt: skip
+    page = client.get("/announcements/odd/edit")
+    assert page.status_code == 200 and "2 月没有 30 日" in page.text
+    assert '<option value="emergency" selected>' in page.text  # 紧急 as written is kept
+    parts = station / "announcements" / "parts.yaml"
+    parts.write_text("language: mandarin\nsegments:\n  - text: 第一段。\n  - pause: 1s\n  - text: 第二段。\n",
+                     encoding="utf-8")  # fmt: skip
+    page = client.get("/announcements/parts/edit").text
+    assert 'id="parts-only"' in page and 'id="save"' not in page and "第一段。" in page
+    before = parts.read_bytes()
+    refused = post(client, "/announcements/save", name="parts", version="", **WATER)
+    assert refused.status_code == 409 and parts.read_bytes() == before
+
+
+def test_a_secretary_cannot_make_or_schedule_an_emergency(client, station):
+    login(client)
+    made = post(client, "/announcements/save", name="alarm", priority="emergency", version="", new="yes",
+                **WATER)  # fmt: skip
+    assert "只有操作员能设置紧急通知" in made.text and not (station / "announcements" / "alarm.yaml").exists()
+    scheduled = post(client, "/schedule/add", "/schedule", announcement="stay-home-emergency", at="23:30",
+                     version="")  # fmt: skip
+    assert scheduled.status_code == 403 and not (station / "playlists" / "web.yaml").exists()
+    taken = post(client, "/announcements/save", name="hotline", version="", new="yes", **WATER)
+    assert "已经有叫“hotline”的通知" in taken.text
+
+
+def test_a_refusal_asked_from_within_a_page_is_shown_in_it(client):
+    login(client)
+    form = {"announcement": "hotline", "priority": "emergency", "csrf": token(client, "/")}
+    answer = client.post("/send", data=form, headers={"HX-Request": "true"})
+    assert answer.status_code == 200 and 'id="send-error"' in answer.text and "<html" not in answer.text

@@ -71,10 +71,13 @@ def _password(args: argparse.Namespace) -> str:
 def cmd_user(args: argparse.Namespace) -> int:
     from broadcaster.cli.common import print_table
 
-    _config, users = _users(args)
+    config, users = _users(args)
     try:
         if args.action == "add":
             zones = tuple(z.strip() for z in (args.zones or "").split(",") if z.strip())
+            unknown = [z for z in zones if z not in config.zones]
+            if unknown:
+                raise BroadcasterError(_("unknown zone '{name}'").format(name=unknown[0]))
             users.add(args.name, _password(args), args.role, zones)
             users.audit("(command line)", "user add", args.name, args.role)
             print(_("added {name} ({role})").format(name=args.name, role=_(args.role)))

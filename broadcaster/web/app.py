@@ -34,16 +34,17 @@ from starlette.staticfiles import StaticFiles
 
 from broadcaster.content.listing import listing
 from broadcaster.content.load import load_content
-from broadcaster.content.models import Content
+from broadcaster.content.models import Content, Priority
 from broadcaster.daemon.control import call, socket_path
 from broadcaster.daemon.reload import content_signature
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import N_, Msg, translations
 from broadcaster.playlog import EXPORT_COLUMNS, PlayLog
+from broadcaster.playwords import WORDS, reason_message
 from broadcaster.schema.problems import Problems
 from broadcaster.web import forms, schedule, voice
 from broadcaster.web.chart import plays_per_day_svg
-from broadcaster.web.users import ROLE_NAMES, User, UserError, UserStore
+from broadcaster.web.users import ACTIONS, ROLE_NAMES, User, UserError, UserStore
 
 SESSION_S = 8 * 3600
 """A session ends 8 hours after login."""
@@ -54,6 +55,7 @@ LOG_ROWS = 200
 
 Handler = Callable[[Request], Awaitable[Response]]
 STALE_FORM = N_("the form was too old or not from this page; reload it and try again")
+NOT_RUNNING = N_("The station is not running: nothing plays, nothing can be sent.")
 
 
 @dataclass
@@ -92,6 +94,8 @@ def make_app(config_path: Path | None, users: UserStore, secret: str, https_only
         async def wrapped(request: Request) -> Response:
             user = _user(web, request)
             if user is None:
+                if request.headers.get("hx-request"):  # not a login page inside the page: go to it
+                    return Response(status_code=200, headers={"HX-Redirect": "/login"})
                 return RedirectResponse("/login", status_code=303)
             if request.method == "POST":
                 await _form(request)
@@ -143,8 +147,9 @@ def make_app(config_path: Path | None, users: UserStore, secret: str, https_only
 
 
 def _user(web: Web, request: Request) -> User | None:
-    name = request.session.get("user")
-    return web.users.get(name) if name else None  # a removed user is out at once
+    """The session's user: its id must still be open (a logout, a new password or a removal ends it)."""
+    session = request.session.get("sid")
+    return web.users.session_user(session, SESSION_S) if session else None
 
 
 def _token(request: Request) -> str:
@@ -195,7 +200,11 @@ def _render(web: Web, request: Request, template: str, status_code: int = 200, *
 
 
 def _refuse(web: Web, request: Request, status_code: int, message: str | Msg) -> HTMLResponse:
-    """A page that says no: ``message`` is a msgid or a :class:`Msg`."""
+    """A page that says no: ``message`` is a msgid or a :class:`Msg`. Asked from within a page
+    (htmx), the answer is a line in the page's result box: htmx shows only a 2xx answer."""
+    if request.headers.get("hx-request"):
+        text = message if isinstance(message, Msg) else Msg(message)
+        return _render(web, request, "result_part.html", ok=False, message=text)
     return _render(web, request, "refused.html", status_code, message=message)
 
 
@@ -213,11 +222,11 @@ async def login(web: Web, request: Request) -> Response:
         user = await asyncio.to_thread(web.users.login, values.get("name", ""), values.get("password", ""))
     except UserError as exc:
         await asyncio.sleep(WRONG_PASSWORD_DELAY_S)  # guessing is slow
-        web.users.audit(values.get("name", ""), "login refused", detail=exc.message.template)
+        web.users.audit(values.get("name", ""), "login refused", detail=str(exc))
         return _render(web, request, "login.html", 401, error=exc.message)
     lang = _lang(request)
     request.session.clear()  # a new session at login: no fixation
-    request.session.update(user=user.name, lang=lang, csrf=secrets.token_urlsafe(24))
+    request.session.update(sid=web.users.open_session(user.name), lang=lang, csrf=secrets.token_urlsafe(24))
     web.users.audit(user.name, "login")
     return RedirectResponse("/", status_code=303)
 
@@ -226,6 +235,8 @@ async def logout(web: Web, request: Request) -> Response:
     await _form(request)
     await _close_form(request)
     if _csrf_ok(request):
+        if request.session.get("sid"):
+            web.users.close_session(str(request.session["sid"]))
         request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -278,17 +289,19 @@ async def edit(web: Web, request: Request, user: User) -> Response:
     if name is None:
         values = dict.fromkeys(forms.FIELDS, "") | {"language": "mandarin", "priority": "normal"}
         values["chime"] = "yes"
-        return _render(web, request, "edit.html", name="", values=values, version="", checked=None, new=True)
+        return _render(web, request, "edit.html", name="", values=values, version="", checked=None, new=True,
+                       editable=True, file_problems=[])  # fmt: skip
     try:
         path = forms.announcement_path(web.root, name)
     except forms.FormError as exc:
         return _refuse(web, request, 400, exc.message)
     if not path.is_file():
         return _refuse(web, request, 404, N_("there is no such announcement"))
-    values = forms.from_file(path)
-    checked = await asyncio.to_thread(forms.check, values, web.root, name)
-    return _render(web, request, "edit.html", name=name, values=values, version=forms.version(path),
-                   checked=checked, new=False)  # fmt: skip
+    opened = forms.from_file(path)
+    checked = await asyncio.to_thread(forms.check, opened.values, web.root, name) if opened.editable else None
+    return _render(web, request, "edit.html", name=name, values=opened.values, version=forms.version(path),
+                   checked=checked, new=False, editable=opened.editable,
+                   file_problems=opened.problems)  # fmt: skip
 
 
 def _readings(web: Web, values: dict[str, str]) -> list[str]:
@@ -316,7 +329,14 @@ async def check(web: Web, request: Request, user: User) -> Response:
 
 async def preview(web: Web, request: Request, user: User) -> Response:
     values = await _form(request)
-    checked = await asyncio.to_thread(forms.check, values, web.root)
+    if values.get("file") == "yes":  # an announcement the form cannot show: heard as its file is
+        try:
+            path = forms.announcement_path(web.root, values.get("name", ""))
+        except forms.FormError as exc:
+            return _render(web, request, "preview_part.html", token=None, error=exc.message)
+        checked = await asyncio.to_thread(forms.check_file, path, web.root)
+    else:
+        checked = await asyncio.to_thread(forms.check, values, web.root)
     announcement = checked.announcement
     if announcement is None:
         return _render(web, request, "check_part.html", checked=checked, readings=[])
@@ -353,10 +373,17 @@ async def save(web: Web, request: Request, user: User) -> Response:
         path = forms.announcement_path(web.root, name)
     except forms.FormError as exc:
         return _render(web, request, "edit.html", name=name, values=values, version=values.get("version", ""),
-                       checked=None, new=values.get("new") == "yes", error=exc.message)  # fmt: skip
-    checked = await asyncio.to_thread(forms.check, values, web.root, name)
+                       checked=None, new=values.get("new") == "yes", error=exc.message, editable=True,
+                       file_problems=[])  # fmt: skip
     error: Msg | None = None
-    if checked.ok:
+    if values.get("priority") == "emergency" and not user.may("operator"):
+        error = Msg.of("only an operator may make an emergency announcement")
+    elif values.get("new") == "yes" and path.exists():
+        error = Msg.of("an announcement named '{name}' exists already: choose another name", name=name)
+    elif values.get("new") != "yes" and path.is_file() and not forms.from_file(path).editable:
+        error = Msg.of("this announcement is made of parts; change it as a file")
+    checked = await asyncio.to_thread(forms.check, values, web.root, name)
+    if checked.ok and error is None:
         try:
             forms.save(path, checked.yaml_text, values.get("version", ""))
         except forms.FormError as exc:
@@ -366,7 +393,7 @@ async def save(web: Web, request: Request, user: User) -> Response:
             return RedirectResponse(f"/announcements?saved={name}", status_code=303)
     return _render(web, request, "edit.html", 409 if error else 422, name=name, values=values,
                    version=values.get("version", ""), checked=checked, new=values.get("new") == "yes",
-                   error=error)  # fmt: skip
+                   error=error, editable=True, file_problems=[])  # fmt: skip
 
 
 # --- send, stop, skip --------------------------------------------------------------------------
@@ -394,6 +421,8 @@ async def send(web: Web, request: Request, user: User) -> Response:
     # By its file: what airs is what the page shows, even before the station has reloaded it.
     request_body: dict[str, object] = {"command": "send", "announcement": str(path), "priority": priority,
                                        "zones": zones or None}  # fmt: skip
+    if not socket_path(web.root).exists():
+        return _refuse(web, request, 503, NOT_RUNNING)
     try:
         answer = await asyncio.to_thread(call, socket_path(web.root), request_body, 120.0)
     except BroadcasterError as exc:
@@ -407,6 +436,8 @@ async def _control(web: Web, request: Request, user: User, command: str) -> Resp
     values = await _form(request)
     zone = values.get("zone") or None
     body: dict[str, object] = {"command": command, "zones": [zone] if zone else None}
+    if not socket_path(web.root).exists():
+        return _refuse(web, request, 503, NOT_RUNNING)
     try:
         answer = await asyncio.to_thread(call, socket_path(web.root), body, 10.0)
     except BroadcasterError as exc:
@@ -437,8 +468,10 @@ async def schedule_page(web: Web, request: Request, user: User, error: Msg | Non
         return content, plan(content, now, 2), slots, file_version
 
     content, entries, slots, file_version = await asyncio.to_thread(read)
+    titles = {a.id: a.title for a in content.announcements.values()}
     return _render(web, request, "schedule.html", status_code, content=content, entries=entries, slots=slots,
-                   version=file_version, error=error, day_names=schedule.DAY_NAMES)  # fmt: skip
+                   version=file_version, error=error, day_names=schedule.DAY_NAMES,
+                   titles=titles)  # fmt: skip
 
 
 async def schedule_add(web: Web, request: Request, user: User) -> Response:
@@ -447,6 +480,9 @@ async def schedule_add(web: Web, request: Request, user: User) -> Response:
     if user.zones and (not zones or not set(zones) <= set(user.zones)):
         return _refuse(web, request, 403, N_("you may send only to your zones"))
     content, _problems = await asyncio.to_thread(web.content)
+    chosen = content.announcements.get(values.get("announcement", ""))
+    if chosen is not None and chosen.priority is Priority.EMERGENCY and not user.may("operator"):
+        return await schedule_page(web, request, user, Msg.of("only an operator may send an emergency"), 403)
     try:
         days = request.state.lists.get("days", [])
         slot = schedule.new_slot(content, values, zones, days, dt.datetime.now(content.config.tz).date())
@@ -502,7 +538,8 @@ async def record_save(web: Web, request: Request, user: User) -> Response:
     except forms.FormError as exc:
         return _render(web, request, "record_part.html", 422, error=exc.message, name=name)
     except ValueError:
-        return _refuse(web, request, 400, N_("the trim times are not numbers"))
+        message = Msg.of("the trim times are not numbers")
+        return _render(web, request, "record_part.html", 422, error=message, name=name)
     web.users.audit(user.name, "record", name, values.get("title", ""))
     return _render(web, request, "record_part.html", error=None, name=name)
 
@@ -539,6 +576,8 @@ async def log(web: Web, request: Request, user: User) -> Response:
             titles = {a.id: a.title for a in content.announcements.values()}
             rows = [dict(zip(EXPORT_COLUMNS, r, strict=True))
                     for r in playlog.export(**filters, titles=titles, newest=LOG_ROWS)]  # fmt: skip
+            for row in rows:
+                row["reason"] = reason_message(str(row["reason"]))
             last = dt.datetime.now(content.config.tz).date()
             report = playlog.report(last - dt.timedelta(days=13), last)
         finally:
@@ -546,7 +585,7 @@ async def log(web: Web, request: Request, user: User) -> Response:
         return rows, plays_per_day_svg(report, last, translations(_lang(request)))
 
     rows, chart = await asyncio.to_thread(read)
-    return _render(web, request, "log.html", rows=rows, chart=chart, filters=filters,
+    return _render(web, request, "log.html", rows=rows, chart=chart, filters=filters, words=WORDS,
                    query=str(request.url.query))  # fmt: skip
 
 
@@ -580,6 +619,10 @@ async def users_change(web: Web, request: Request, user: User) -> Response:
     try:
         if action == "add":
             zones = tuple(z.strip() for z in values.get("zones", "").split(",") if z.strip())
+            content, _problems = await asyncio.to_thread(web.content)
+            unknown = [z for z in zones if z not in content.config.zones]
+            if unknown:
+                raise UserError(Msg.of("unknown zone '{name}'", name=unknown[0]))
             role = values.get("role", "")
             await asyncio.to_thread(web.users.add, name, values.get("password", ""), role, zones)
         elif action == "passwd":
@@ -597,6 +640,11 @@ async def users_change(web: Web, request: Request, user: User) -> Response:
 
 
 async def audit(web: Web, request: Request, user: User) -> Response:
-    return _render(web, request, "audit.html", rows=web.users.audit_rows())
+    content, _problems = await asyncio.to_thread(web.content)
+
+    def local(at: str) -> str:
+        return dt.datetime.fromisoformat(at).astimezone(content.config.tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    return _render(web, request, "audit.html", rows=web.users.audit_rows(), actions=ACTIONS, local=local)
 
 

@@ -18,12 +18,15 @@ from pathlib import Path
 import yaml
 
 from broadcaster.content.load import load_announcement
-from broadcaster.content.models import ANNOUNCEMENTS_DIR, Announcement
+from broadcaster.content.models import ANNOUNCEMENTS_DIR, PRIORITY_NAMES, Announcement
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import Msg
+from broadcaster.language import LANGUAGE_NAMES
 from broadcaster.schema.problems import Problem, Problems
+from broadcaster.schema.yamlfile import Map, Scalar, read
 
-FIELDS = ("title", "language", "priority", "text", "valid_from", "valid_until", "repeat", "chime")
+FIELDS = ("title", "language", "priority", "text", "valid_from", "valid_until", "repeat", "gap", "chime",
+          "notes")  # fmt: skip
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 """An announcement id the page accepts: a file name anywhere (no '/', no '..')."""
 
@@ -57,26 +60,43 @@ def to_yaml(values: dict[str, str]) -> str:
     for key in FIELDS:
         value = (values.get(key) or "").strip()
         if key == "chime":
-            data[key] = "yes" if value in ("yes", "on", "true") else "no"
+            data[key] = "yes" if value.lower() in ("yes", "on", "true", "是") else "no"
         elif value:
             data[key] = value
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=1000)
 
 
-def from_file(path: Path) -> dict[str, str]:
-    """An announcement file's fields for the form (a file the form cannot show gives its raw values)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, yaml.YAMLError):
-        data = None
-    values = {key: "" for key in FIELDS}
+@dataclass(frozen=True)
+class Opened:
+    """A file as the form shows it: its fields as written, whether the form can write it back, and
+    the problems of the file itself (shown on the page: a phone has no ``broadcaster check``)."""
+
+    values: dict[str, str]
+    editable: bool
+    """False for files the form would change by saving: segments (parts, pauses, clips)."""
+    problems: list[Problem]
+
+
+def from_file(path: Path) -> Opened:
+    """An announcement file's fields for the form, each exactly as written (nothing is typed here)."""
+    problems = Problems()
+    node = read(path, problems)
+    values = dict.fromkeys(FIELDS, "")
     values["chime"] = "yes"
-    if isinstance(data, dict):
-        for key in FIELDS:
-            if key in data and data[key] is not None:
-                value = data[key]
-                values[key] = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    return values
+    editable = True
+    if isinstance(node, Map):
+        for key, value in node.items:
+            if key.value == "segments":
+                editable = False
+                texts = [v.value for item in getattr(value, "items", ()) if isinstance(item, Map)
+                         for k, v in item.items if k.value == "text" and isinstance(v, Scalar)]  # fmt: skip
+                values["text"] = "\n".join(texts)
+            elif key.value in FIELDS and isinstance(value, Scalar) and not value.is_null:
+                values[key.value] = value.value
+    # the form's choices are codes: 普通话 or 紧急 as written are shown (and kept) as what they mean
+    values["language"] = str(LANGUAGE_NAMES.get(values["language"].strip().lower(), values["language"]))
+    values["priority"] = str(PRIORITY_NAMES.get(values["priority"].strip().lower(), values["priority"]))
+    return Opened(values, editable, [p for p in problems if p.is_error])
 
 
 def check(values: dict[str, str], root: Path, name: str = "preview") -> Checked:
@@ -97,6 +117,14 @@ def check(values: dict[str, str], root: Path, name: str = "preview") -> Checked:
         (by_field.setdefault(key, []) if key in FIELDS else general).append(problem)
     usable = announcement if not problems.has_errors else None
     return Checked(text, usable, by_field, general)
+
+
+def check_file(path: Path, root: Path) -> Checked:
+    """An announcement file loaded as the station loads it (for one the form cannot show)."""
+    problems = Problems()
+    announcement = load_announcement(path, root, problems)
+    usable = announcement if not problems.has_errors else None
+    return Checked(path.read_text(encoding="utf-8-sig", errors="replace"), usable, {}, [p for p in problems])
 
 
 def _key_lines(text: str) -> dict[str, int]:

@@ -27,6 +27,15 @@ from broadcaster.i18n import N_, Msg
 
 ROLES = ("secretary", "operator", "admin")
 ROLE_NAMES = {"secretary": N_("secretary"), "operator": N_("operator"), "admin": N_("admin")}
+ACTIONS = {
+    "login": N_("login"), "login refused": N_("login refused"), "save": N_("save"),
+    "send live": N_("send now"), "send emergency": N_("send an emergency"),
+    "send live failed": N_("send now: failed"), "send emergency failed": N_("send an emergency: failed"),
+    "stop": N_("stop"), "skip": N_("skip"), "schedule": N_("schedule"), "unschedule": N_("unschedule"),
+    "record": N_("record"), "user add": N_("add a user"), "user passwd": N_("new password"),
+    "user remove": N_("remove a user"),
+}  # fmt: skip
+"""The audit trail's actions as stored, and as shown."""
 MAX_FAILURES = 5
 LOCK_S = 15 * 60
 MIN_PASSWORD = 8
@@ -39,6 +48,11 @@ CREATE TABLE IF NOT EXISTS users (
     zones TEXT NOT NULL DEFAULT '',
     failures INTEGER NOT NULL DEFAULT 0,
     locked_until REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    started REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
@@ -123,11 +137,13 @@ class UserStore:
             self._get(name)
             self._db.execute("UPDATE users SET hash = ?, failures = 0, locked_until = 0 WHERE name = ?",
                              (_hash(password), name))  # fmt: skip
+            self._end_sessions(name)
 
     def remove(self, name: str) -> None:
         with self._lock:
             self._get(name)
             self._db.execute("DELETE FROM users WHERE name = ?", (name,))
+            self._end_sessions(name)
 
     def users(self) -> list[User]:
         rows = self._db.execute("SELECT name, role, zones FROM users ORDER BY name").fetchall()
@@ -161,6 +177,29 @@ class UserStore:
                 raise UserError(Msg.of("wrong user name or password")) from None
             self._db.execute("UPDATE users SET failures = 0 WHERE name = ?", (name,))
             return User(row[0], row[2], _zones(row[3]))
+
+    # --- sessions: a logout, a new password or a removal ends them at once ---------------------
+
+    def open_session(self, name: str) -> str:
+        import secrets
+
+        session = secrets.token_urlsafe(24)
+        with self._lock:
+            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (session, name, self.clock()))
+        return session
+
+    def session_user(self, session: str, max_age_s: float) -> User | None:
+        row = self._db.execute("SELECT user, started FROM sessions WHERE id = ?", (session,)).fetchone()
+        if row is None or self.clock() - row[1] > max_age_s:
+            return None
+        return self.get(row[0])
+
+    def close_session(self, session: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE id = ?", (session,))
+
+    def _end_sessions(self, name: str) -> None:
+        self._db.execute("DELETE FROM sessions WHERE user = ?", (name,))
 
     def _row(self, name: str) -> tuple | None:
         return self._db.execute("SELECT name, hash, role, zones, failures, locked_until FROM users"

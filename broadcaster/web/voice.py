@@ -30,8 +30,8 @@ def decode(data: bytes) -> Pcm:
     """Any audio ffmpeg reads → 48 kHz mono float samples; :class:`FormError` if it is not audio."""
     if len(data) > MAX_BYTES:
         raise FormError(Msg.of("the recording is too big (at most {mib} MiB)", mib=MAX_BYTES // 2**20))
-    command = ["ffmpeg", "-v", "error", "-nostdin", "-i", "pipe:0", "-t", str(MAX_SECONDS), "-vn", "-ac", "1",
-               "-ar", str(RATE_HZ), "-f", "s16le", "pipe:1"]  # fmt: skip
+    command = ["ffmpeg", "-v", "error", "-nostdin", "-i", "pipe:0", "-t", str(MAX_SECONDS + 1), "-vn", "-ac",
+               "1", "-ar", str(RATE_HZ), "-f", "s16le", "pipe:1"]  # fmt: skip
     try:
         done = subprocess.run(command, input=data, capture_output=True, timeout=DECODE_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -39,6 +39,9 @@ def decode(data: bytes) -> Pcm:
     samples = np.frombuffer(done.stdout, "<i2").astype(np.float32) / 32768
     if done.returncode != 0 or len(samples) < RATE_HZ // 2:
         raise FormError(Msg.of("the recording cannot be read"))
+    if len(samples) > MAX_SECONDS * RATE_HZ:
+        minutes = round(MAX_SECONDS / 60)
+        raise FormError(Msg.of("the recording is longer than {minutes} minutes", minutes=minutes))
     return Pcm(samples, RATE_HZ)
 
 
