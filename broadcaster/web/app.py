@@ -417,7 +417,10 @@ async def send(web: Web, request: Request, user: User) -> Response:
     if not path.is_file():
         return _refuse(web, request, 404, N_("there is no such announcement"))
     if priority == "emergency" and values.get("confirm") != "yes":
-        return _render(web, request, "confirm.html", name=name, zones=zones)
+        content, _problems = await asyncio.to_thread(web.content)
+        known = content.announcements.get(name)
+        title = known.title if known else name
+        return _render(web, request, "confirm.html", name=name, zones=zones, title=title)
     # By its file: what airs is what the page shows, even before the station has reloaded it.
     request_body: dict[str, object] = {"command": "send", "announcement": str(path), "priority": priority,
                                        "zones": zones or None}  # fmt: skip
