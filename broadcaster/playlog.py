@@ -437,7 +437,9 @@ class PlayLog:
         first, last = since, until
         if first is None or last is None:
             where, params = _filters(since, until, announcement, zone)
-            low, high = self._db.execute(f"SELECT min(day), max(day) FROM plays {where}", params).fetchone()
+            # two subqueries, not min() and max() in one: then each is one step down the day index
+            span = f"SELECT (SELECT min(day) FROM plays {where}), (SELECT max(day) FROM plays {where})"
+            low, high = self._db.execute(span, params * 2).fetchone()
             if low is None:
                 return None
             first = first or dt.date.fromisoformat(low)
