@@ -11,11 +11,21 @@ from broadcaster.i18n import _
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~6 ms on `send`'s path
 
 if TYPE_CHECKING:
+    from broadcaster.i18n import Msg
     from broadcaster.schema.problems import Problem
 
 
 class BroadcasterError(Exception):
     """Root of every error broadcaster reports to its user."""
+
+
+class MessageError(BroadcasterError):
+    """An error whose ``message`` is kept as a :class:`~broadcaster.i18n.Msg`, so that a page
+    serving several people shows it to each in their own language."""
+
+    def __init__(self, message: Msg) -> None:
+        super().__init__(str(message))
+        self.message = message
 
 
 class ContentError(BroadcasterError):

@@ -291,17 +291,25 @@ async def edit(web: Web, request: Request, user: User) -> Response:
         values["chime"] = "yes"
         return _render(web, request, "edit.html", name="", values=values, version="", checked=None, new=True,
                        editable=True, file_problems=[])  # fmt: skip
+    path = _announcement_file(web, request, name)
+    if isinstance(path, Response):
+        return path
+    opened = forms.from_file(path)
+    checked = await asyncio.to_thread(forms.check, opened.values, web.root, name) if opened.editable else None
+    return _render(web, request, "edit.html", name=name, values=opened.values, version=forms.version(path),
+                   checked=checked, new=False, editable=opened.editable,
+                   file_problems=opened.problems)  # fmt: skip
+
+
+def _announcement_file(web: Web, request: Request, name: str) -> Path | Response:
+    """An existing announcement's file by its id, or the page that says why not."""
     try:
         path = forms.announcement_path(web.root, name)
     except forms.FormError as exc:
         return _refuse(web, request, 400, exc.message)
     if not path.is_file():
         return _refuse(web, request, 404, N_("there is no such announcement"))
-    opened = forms.from_file(path)
-    checked = await asyncio.to_thread(forms.check, opened.values, web.root, name) if opened.editable else None
-    return _render(web, request, "edit.html", name=name, values=opened.values, version=forms.version(path),
-                   checked=checked, new=False, editable=opened.editable,
-                   file_problems=opened.problems)  # fmt: skip
+    return path
 
 
 def _readings(web: Web, values: dict[str, str]) -> list[str]:
@@ -410,12 +418,9 @@ async def send(web: Web, request: Request, user: User) -> Response:
         return _refuse(web, request, 403, N_("only an operator may send an emergency"))
     if user.zones and (not zones or not set(zones) <= set(user.zones)):
         return _refuse(web, request, 403, N_("you may send only to your zones"))
-    try:
-        path = forms.announcement_path(web.root, name)
-    except forms.FormError as exc:
-        return _refuse(web, request, 400, exc.message)
-    if not path.is_file():
-        return _refuse(web, request, 404, N_("there is no such announcement"))
+    path = _announcement_file(web, request, name)
+    if isinstance(path, Response):
+        return path
     if priority == "emergency" and values.get("confirm") != "yes":
         content, _problems = await asyncio.to_thread(web.content)
         known = content.announcements.get(name)

@@ -19,7 +19,7 @@ import yaml
 
 from broadcaster.content.load import load_announcement
 from broadcaster.content.models import ANNOUNCEMENTS_DIR, PRIORITY_NAMES, Announcement
-from broadcaster.errors import BroadcasterError
+from broadcaster.errors import MessageError
 from broadcaster.i18n import Msg
 from broadcaster.language import LANGUAGE_NAMES
 from broadcaster.schema.problems import Problem, Problems
@@ -31,13 +31,8 @@ ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 """An announcement id the page accepts: a file name anywhere (no '/', no '..')."""
 
 
-class FormError(BroadcasterError):
-    """A request the page refuses: a bad id, a file changed meanwhile; ``message`` is shown in
-    each person's language."""
-
-    def __init__(self, message: Msg) -> None:
-        super().__init__(str(message))
-        self.message = message
+class FormError(MessageError):
+    """A request the page refuses: a bad id, a file changed meanwhile."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from broadcaster.errors import BroadcasterError
+from broadcaster.errors import MessageError
 from broadcaster.i18n import N_, Msg
 
 ROLES = ("secretary", "operator", "admin")
@@ -65,12 +65,8 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
-class UserError(BroadcasterError):
-    """A user that cannot be added, found or logged in; ``message`` is shown in each person's language."""
-
-    def __init__(self, message: Msg) -> None:
-        super().__init__(str(message))
-        self.message = message
+class UserError(MessageError):
+    """A user that cannot be added, found or logged in."""
 
 
 @dataclass(frozen=True)
