@@ -72,6 +72,26 @@ class SpeechSettings:
 
 
 @dataclass(frozen=True)
+class LiveSettings:
+    """Live voice: the station's microphone and how it goes on the air."""
+
+    input: str = "default"
+    """The microphone: a PortAudio input device by name, index or part of a name."""
+    zones: tuple[str, ...] = ()
+    """Where a talk goes when no zone is chosen (empty: every zone)."""
+    buffer_s: float = 0.06
+    """The depth kept between the microphone's clock and each card's (the jitter margin)."""
+    max_duration_s: float = 900.0
+    """A talk ends by itself after this long: a jammed button does not stay on the air."""
+    chime: bool = True
+    record: bool = False
+    """Keep what went out as WAV files under data/live/ (evidence of what was said)."""
+    keep_days: float = 30.0
+    switch: str | None = None
+    """A command whose output lines (on/off) start and end a talk: a foot switch or PTT button."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated station settings. ``root`` is the folder holding the content."""
 
@@ -94,6 +114,7 @@ class Config:
     """Audio mixed ahead of each card: the margin against a busy machine."""
     output_buffer_s: float = 0.1
     """The sound device's own buffer: what a cut or an emergency waits for."""
+    live: LiveSettings = field(default_factory=LiveSettings)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -106,7 +127,7 @@ class Config:
 
 _KEYS = (
     "station", "timezone", "ui_language", "zones", "quiet_hours", "speech", "chime",
-    "loudness", "play_log", "cache_dir", "lexicon", "output_lead", "output_buffer",
+    "loudness", "play_log", "cache_dir", "lexicon", "output_lead", "output_buffer", "live",
 )  # fmt: skip
 
 
@@ -309,6 +330,61 @@ def _lexicon(fields: Fields, problems: Problems) -> dict[Language, dict[str, str
     return lexicon
 
 
+_LIVE_KEYS = ("input", "zones", "buffer", "max_duration", "chime", "record", "keep_days", "switch")
+
+
+def parse_live_buffer(text: str) -> float:
+    """``60ms`` → seconds, from 0.02 to 0.5."""
+    try:
+        seconds = parse_duration(text)
+    except FieldError:
+        seconds = -1.0
+    if 0.02 <= seconds <= 0.5:
+        return seconds
+    raise FieldError(
+        Msg.of("'{value}' is not a buffer length", value=text),
+        Msg.of("write it in seconds from 0.02s to 0.5s, like 0.06s"),
+    )
+
+
+def parse_days(text: str) -> float:
+    value = unicodedata.normalize("NFKC", text).strip().lower()
+    value = value.removesuffix("days").removesuffix("天").strip()
+    try:
+        days = float(value)
+    except ValueError:
+        days = -1.0
+    if days > 0:
+        return days
+    raise FieldError(Msg.of("'{value}' is not a number of days", value=text), Msg.of("write it like 30"))
+
+
+def _live(fields: Fields, problems: Problems, zones: dict[str, Zone]) -> LiveSettings:
+    node = fields.values.get("live")
+    if node is None:
+        return LiveSettings()
+    live = Fields(node, fields.path, problems, _LIVE_KEYS, Msg.of("live voice settings"))
+    chosen: list[str] = []
+    for item in live.scalars("zones"):
+        name = item.value.strip()
+        if name not in zones:
+            live.error(item, Msg.of("unknown zone '{name}'", name=name),
+                       Msg.of("the zones are: {names}", names=", ".join(zones)))  # fmt: skip
+        else:
+            chosen.append(name)
+    base = LiveSettings()
+    return LiveSettings(
+        input=live.text("input") or base.input,
+        zones=tuple(chosen),
+        buffer_s=live.scalar("buffer", parse_live_buffer, base.buffer_s),
+        max_duration_s=live.scalar("max_duration", parse_duration, base.max_duration_s),
+        chime=live.scalar("chime", parse_bool, base.chime),
+        record=live.scalar("record", parse_bool, base.record),
+        keep_days=live.scalar("keep_days", parse_days, base.keep_days),
+        switch=live.text("switch"),
+    )
+
+
 def load_config(path: Path | None, problems: Problems, root: Path | None = None) -> Config:
     """Read ``path`` (or use the defaults when None) into a :class:`Config`."""
     if path is None:
@@ -318,6 +394,7 @@ def load_config(path: Path | None, problems: Problems, root: Path | None = None)
     if node is None:
         return base
     f = Fields(node, path, problems, _KEYS, Msg.of("settings"))
+    zones = _zones(f, problems)
     config = Config(
         root=base.root,
         path=path,
@@ -326,7 +403,7 @@ def load_config(path: Path | None, problems: Problems, root: Path | None = None)
         ui_language=f.scalar(
             "ui_language", parse_choice({k.lower(): k for k in UI_LANGUAGES}), base.ui_language
         ),  # fmt: skip
-        zones=_zones(f, problems),
+        zones=zones,
         quiet_hours=f.scalar("quiet_hours", parse_window, None),
         speech=_speech(f, problems),
         chime=f.scalar("chime", parse_bool, True),
@@ -336,5 +413,6 @@ def load_config(path: Path | None, problems: Problems, root: Path | None = None)
         lexicon=_lexicon(f, problems),
         output_lead_s=f.scalar("output_lead", parse_output_time, base.output_lead_s),
         output_buffer_s=f.scalar("output_buffer", parse_output_time, base.output_buffer_s),
+        live=_live(f, problems, zones),
     )
     return config

@@ -132,6 +132,41 @@ MIGRATIONS = [
     """
     ALTER TABLE plays ADD COLUMN run TEXT NOT NULL DEFAULT ''
     """,
+    # 5: live voice: the trigger 'live' (the CHECK is part of CREATE TABLE, so the table is
+    # rebuilt as in 3, ids kept) and who started a play, when a person did
+    """
+    CREATE TABLE plays_new (
+        id INTEGER PRIMARY KEY,
+        announcement_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'van', 'schedule', 'emergency', 'live')),
+        requested_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN
+            ('playing', 'completed', 'dropout', 'interrupted', 'failed', 'missed')),
+        reason TEXT NOT NULL DEFAULT '',
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        dropouts INTEGER NOT NULL DEFAULT 0,
+        dropout_ms INTEGER NOT NULL DEFAULT 0,
+        run TEXT NOT NULL DEFAULT '',
+        started_by TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO plays_new (id, announcement_id, content_hash, zone, trigger, requested_at,
+            started_at, ended_at, outcome, reason, host, pid, day, dropouts, dropout_ms, run)
+        SELECT id, announcement_id, content_hash, zone, trigger, requested_at,
+            started_at, ended_at, outcome, reason, host, pid, day, dropouts, dropout_ms, run FROM plays;
+    DROP TABLE plays;
+    ALTER TABLE plays_new RENAME TO plays;
+    CREATE INDEX plays_by_day ON plays (day, announcement_id, zone, outcome);
+    CREATE INDEX plays_open ON plays (outcome) WHERE outcome = 'playing';
+    CREATE INDEX plays_with_dropouts ON plays (day, announcement_id, zone, dropout_ms)
+        WHERE dropouts > 0;
+    """
+    + _COUNTING_TRIGGERS,
 ]
 
 
@@ -160,6 +195,8 @@ class Play:
     """Their total length."""
     run: str = ""
     """Which start of the program wrote the row (pids are reused)."""
+    started_by: str = ""
+    """Who started it, when a person did (live voice)."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -275,7 +312,8 @@ class PlayLog:
         return True
 
     def start(self, announcement_id: str, content_hash: str, zone: str, trigger: str,
-              requested_at: dt.datetime, started_at: dt.datetime | None = None) -> int:  # fmt: skip
+              requested_at: dt.datetime, started_at: dt.datetime | None = None,
+              started_by: str = "") -> int:  # fmt: skip
         """A play begins: a row with outcome ``playing``; returns its id."""
         row: dict[str, object] = {
             "announcement_id": announcement_id, "content_hash": content_hash, "zone": zone,
@@ -283,7 +321,7 @@ class PlayLog:
             "started_at": iso(started_at) if started_at else None, "ended_at": None,
             "outcome": "playing", "reason": "", "host": self.host, "pid": os.getpid(),
             "day": requested_at.astimezone(self.tz).date().isoformat(),
-            "dropouts": 0, "dropout_ms": 0, "run": RUN,
+            "dropouts": 0, "dropout_ms": 0, "run": RUN, "started_by": started_by,
         }  # fmt: skip
         with self._lock:
             if self._flush():

@@ -14,7 +14,8 @@ WORDS = {
     "playing": N_("playing"), "completed": N_("completed"), "dropout": N_("with dropouts"),
     "interrupted": N_("interrupted"), "failed": N_("failed"), "missed": N_("missed"),
     "manual": N_("manual"), "van": N_("van"), "schedule": N_("schedule"), "emergency": N_("emergency"),
-    "live": N_("live"), "high": N_("high"), "normal": N_("normal"), "background": N_("background"),
+    "live": N_("live"), "now": N_("now"), "high": N_("high"), "normal": N_("normal"),
+    "background": N_("background"),
 }  # fmt: skip
 """Outcomes, triggers and priorities as the play log stores them."""
 REASONS = [(re.compile(pattern), template) for pattern, template in (

@@ -8,11 +8,13 @@ PortAudio reads this lab's device list when it starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +22,8 @@ import numpy as np
 
 RATE = 48_000
 ZONES = ("zone_a", "zone_b")
+MICROPHONE = "mic"
+"""A third null sink: what is played into it, its monitor gives as a microphone's input."""
 
 
 class AudioLab:
@@ -41,6 +45,7 @@ class AudioLab:
             (self.dir / sub).mkdir(mode=0o700, exist_ok=True)
         loads = [f"--load=module-native-protocol-unix socket={self.socket}"]
         loads += [f"--load=module-null-sink sink_name={z} rate={RATE} channels=2" for z in self.zones]
+        loads += [f"--load=module-null-sink sink_name={MICROPHONE} rate={RATE} channels=1"]
         self.daemon = subprocess.Popen(
             ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
              "--log-target=stderr", "--log-level=error", *loads],
@@ -53,6 +58,8 @@ class AudioLab:
             time.sleep(0.1)
         pcms = "".join(f'pcm.{z} {{ type pulse; device "{z}"; hint.description "{z}" }}\n'
                        for z in self.zones)  # fmt: skip
+        # The microphone: an input device reading the third sink's monitor.
+        pcms += f'pcm.{MICROPHONE} {{ type pulse; device "{MICROPHONE}.monitor"; hint.description "mic" }}\n'
         default = "pcm.!default { type pulse }\nctl.!default { type pulse }\n"
         (self.dir / "home" / ".asoundrc").write_text(pcms + default)
         return self
@@ -71,6 +78,24 @@ class AudioLab:
             except subprocess.TimeoutExpired:
                 self.daemon.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def speak_into_microphone(self, samples: np.ndarray) -> subprocess.Popen[bytes]:
+        """Play mono float ``samples`` (48 kHz) into the microphone's sink, in the background."""
+        process = subprocess.Popen(
+            ["pacat", "--playback", "-d", MICROPHONE, "--format=float32le", f"--rate={RATE}", "--channels=1",
+             "--latency-msec=10"],
+            env=self.env, stdin=subprocess.PIPE,
+        )  # fmt: skip
+        stdin = process.stdin
+        assert stdin is not None
+
+        def write() -> None:  # pacat takes it in real time: the pipe would block the test
+            with contextlib.suppress(OSError):
+                stdin.write(samples.astype("<f4").tobytes())
+                stdin.close()
+
+        threading.Thread(target=write, daemon=True).start()
+        return process
 
     def record(self, zone: str, channels: int = 1) -> Recording:
         """Start recording what ``zone`` plays (48 kHz; mono mixes both sides) until ``stop()``."""

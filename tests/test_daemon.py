@@ -227,7 +227,7 @@ def test_send_of_a_file_not_yet_rendered_says_so_then_plays_it(running):
     sent = cli(station, env, "send", str(outside), "--zone", "a")
     assert sent.returncode == 0, sent.stderr
     assert "rendering outside" in sent.stderr  # shown while the station renders it in a child process
-    assert sent.stdout.strip() == "sent outside to a (live)"
+    assert sent.stdout.strip() == "sent outside to a (now)"
     wait_until(lambda: any(r[0] == "outside" and r[3] == "completed" for r in rows(station)), 30)
 
 

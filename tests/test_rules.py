@@ -66,7 +66,7 @@ class Rig:
     def request(self, items: Item | tuple[Item, ...], priority: Priority = Priority.NORMAL, zone: str = "a",
                 due: dt.datetime | None = None) -> Request:  # fmt: skip
         items = items if isinstance(items, tuple) else (items,)
-        trigger = {Priority.EMERGENCY: "emergency", Priority.LIVE: "manual"}.get(priority, "schedule")
+        trigger = {Priority.EMERGENCY: "emergency", Priority.NOW: "manual"}.get(priority, "schedule")
         return Request(items, zone, priority, trigger, due or self.clock.now(), items[0].announcement_id)
 
     def advance(self, seconds: float, starve: tuple[float, float] | None = None) -> None:
@@ -141,12 +141,12 @@ def test_an_emergency_cuts_in_and_the_cut_request_is_played_again_from_its_start
     ("low", "high", "cuts"),
     [
         (Priority.NORMAL, Priority.HIGH, True),
-        (Priority.HIGH, Priority.LIVE, True),
-        (Priority.LIVE, Priority.EMERGENCY, True),
+        (Priority.HIGH, Priority.NOW, True),
+        (Priority.NOW, Priority.EMERGENCY, True),
         (Priority.NORMAL, Priority.NORMAL, False),
         (Priority.HIGH, Priority.NORMAL, False),
         (Priority.EMERGENCY, Priority.EMERGENCY, False),
-        (Priority.EMERGENCY, Priority.LIVE, False),
+        (Priority.EMERGENCY, Priority.NOW, False),
     ],
 )
 def test_a_higher_priority_cuts_a_lower_one_and_an_equal_or_lower_one_waits(rig, low, high, cuts):

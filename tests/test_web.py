@@ -182,12 +182,12 @@ def test_a_wrong_password_waits_and_the_session_ends_after_eight_hours(client):
 def test_a_secretary_with_zones_sends_only_to_them(client, users, station):
     users.add("zhao", PASSWORD, "secretary", zones=("village",))
     login(client, "zhao")
-    refused = post(client, "/send", announcement="hotline", priority="live", zones="square")
+    refused = post(client, "/send", announcement="hotline", priority="now", zones="square")
     assert refused.status_code == 403 and "你只能发送到自己的广播区" in refused.text
-    everywhere = post(client, "/send", announcement="hotline", priority="live")
+    everywhere = post(client, "/send", announcement="hotline", priority="now")
     assert everywhere.status_code == 403  # "every zone" is more than hers
     assert client.get("/audit").status_code == 403  # the audit trail is for operators
-    allowed = post(client, "/send", announcement="hotline", priority="live", zones="village")
+    allowed = post(client, "/send", announcement="hotline", priority="now", zones="village")
     assert allowed.status_code == 503 and "广播站没有运行" in allowed.text  # allowed; no station here
 
 

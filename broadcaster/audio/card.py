@@ -41,6 +41,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -96,9 +97,14 @@ class Playback:
     """
 
     def __init__(self, card: Card, samples: np.ndarray, channels: tuple[int, ...], gain: float,
-                 start_frame: int | None, label: str) -> None:  # fmt: skip
+                 start_frame: int | None, label: str, source: LiveSource | None = None) -> None:  # fmt: skip
         self.card = card
         self.samples = samples
+        """What the mixer plays (for live voice: the chime before it)."""
+        self.source = source
+        """Live voice: read by the card's callback after ``samples``, until the playback is ended."""
+        self.length = len(samples) if source is None else LIVE_FRAMES
+        """Frames it lasts unless stopped."""
         self.channels = channels
         """0-based channel indices on the card."""
         self.gain = gain
@@ -117,6 +123,11 @@ class Playback:
         self.dropout_frames = 0
         self._end_at: float | None = None
         self._stop_wanted: str | None = None
+        self._stop_outcome = INTERRUPTED
+        self._reading = False
+        """Live voice: the callback has begun to read the source (written by the callback only)."""
+        self._source_holes = 0
+        self._source_hole_frames = 0
         self.done = threading.Event()
 
     # --- read by anyone ---------------------------------------------------------------------
@@ -126,7 +137,7 @@ class Playback:
         """The card frame after the last one it sounds, once known (None while a stop is pending)."""
         if self.start_frame is None or (self._stop_wanted is not None and self.stop_frame is None):
             return None
-        end = self.start_frame + len(self.samples)
+        end = self.start_frame + self.length
         if self.stop_frame is not None:
             end = min(end, self.stop_frame + self.fade_frames)
         return end
@@ -147,11 +158,23 @@ class Playback:
         if self.start_frame is None or not self.started:
             return 0.0
         played = self.card.played_until - self.start_frame
-        return min(max(0, played), len(self.samples)) / self.card.rate_hz
+        return min(max(0, played), self.length) / self.card.rate_hz
+
+    @property
+    def voice_at(self) -> float | None:
+        """Live voice: wall time when the voice (after the chime) reaches the converter."""
+        if self.started_at is None:
+            return None
+        return self.started_at + len(self.samples) / self.card.rate_hz
 
     def stop(self, reason: str) -> None:
         """Fade out and end as interrupted (a playback not yet sounding just ends)."""
         self.card._request_stop(self, reason)
+
+    def end(self) -> None:
+        """Live voice: the speaker is done; fade out and end as completed."""
+        self._stop_outcome = COMPLETED
+        self.card._request_stop(self, "")
 
     def wait(self, timeout: float | None = None) -> str | None:
         self.done.wait(timeout)
@@ -169,6 +192,19 @@ class Playback:
 
 _FINISH_LOCK = threading.Lock()
 
+LIVE_FRAMES = 2**62
+"""The length of live voice: until it is ended."""
+
+
+class LiveSource(Protocol):
+    """Where a card's callback reads live voice (:class:`broadcaster.audio.live.DriftBuffer`)."""
+
+    underruns: int
+
+    def read(self, frames: int) -> np.ndarray: ...
+
+    def flush(self) -> None: ...
+
 
 def mix(playbacks: list[Playback], first: int, frames: int, channels: int) -> np.ndarray:
     """The card's frames ``[first, first + frames)``: every playback at its place, faded if stopped."""
@@ -177,7 +213,9 @@ def mix(playbacks: list[Playback], first: int, frames: int, channels: int) -> np
         start, end = playback.start_frame, playback.end_frame
         if start is None or end is None or end <= first or start >= first + frames:
             continue
-        lo, hi = max(start, first), min(end, first + frames)
+        lo, hi = max(start, first), min(end, first + frames, start + len(playback.samples))
+        if hi <= lo:
+            continue  # live voice after its chime: added by the callback
         chunk = playback.samples[lo - start : hi - start] * playback.gain
         if playback.stop_frame is not None and hi > playback.stop_frame:
             position = np.arange(lo, hi) - playback.stop_frame
@@ -237,6 +275,8 @@ class Card:
         """Frames of the queued blocks mixed while paused (each moved the playbacks one block later)."""
         self._incoming: list[Playback] = []
         self._playbacks: list[Playback] = []
+        self._live: tuple[Playback, ...] = ()
+        """The live voices among the playbacks, for the callback (replaced whole, never changed)."""
         self._rewind = False
         self._anchor: tuple[int, float] | None = None
         self._in_gap = False
@@ -250,18 +290,33 @@ class Card:
              start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
         """Queue mono ``samples`` (at the card's rate) on ``channels`` (0-based), at ``start_frame``
         of the card or as soon as possible."""
-        if self.failure:
-            message = _("sound card '{name}' is not available: {reason}")
-            raise AudioError(message.format(name=self.name, reason=self.failure))
-        if max(channels) >= self.channels:
-            message = _("sound card '{name}' has no channel {channel}")
-            raise AudioError(message.format(name=self.name, channel=max(channels) + 1))
+        self._check(channels)
         playback = Playback(self, samples, channels, gain, start_frame, label)
         with self._lock:
             self._incoming.append(playback)
             self._rewind = True
         self.wake.set()
         return playback
+
+    def play_live(self, source: LiveSource, lead_in: np.ndarray, channels: tuple[int, ...], gain: float = 1.0,
+                  start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
+        """Live voice on ``channels``: ``lead_in`` (the chime) from the mix, then what the callback
+        reads from ``source``, until :meth:`Playback.end` or :meth:`Playback.stop`."""
+        self._check(channels)
+        playback = Playback(self, lead_in, channels, gain, start_frame, label, source)
+        with self._lock:
+            self._incoming.append(playback)
+            self._rewind = True
+        self.wake.set()
+        return playback
+
+    def _check(self, channels: tuple[int, ...]) -> None:
+        if self.failure:
+            message = _("sound card '{name}' is not available: {reason}")
+            raise AudioError(message.format(name=self.name, reason=self.failure))
+        if max(channels) >= self.channels:
+            message = _("sound card '{name}' has no channel {channel}")
+            raise AudioError(message.format(name=self.name, channel=max(channels) + 1))
 
     def _request_stop(self, playback: Playback, reason: str) -> None:
         with self._lock:
@@ -304,13 +359,51 @@ class Card:
                 frame, block = self._blocks.popleft()
             except IndexError:
                 frame, block = None, None
+            live = [(p, p.start_frame, p.stop_frame, p.fade_frames) for p in self._live]
         if block is None or block.shape[0] != len(out):
             out.fill(0)
             frame = None
         else:
             out[:] = block
+        if live:
+            self._add_live(out, frame, live)
         self._taken.append(_Taken(frame, len(out), dac_at, underflow))
         self.last_callback = time.monotonic()
+
+    def _add_live(self, out: np.ndarray, frame: int | None, live: list) -> None:
+        """Live voice goes straight into the block the card takes now (not mixed ahead)."""
+        frames = len(out)
+        read: dict[int, np.ndarray] = {}
+        for playback, start, stop_frame, fade_frames in live:
+            if start is None:
+                continue
+            if frame is None:  # a gap in the mix: the voice, once on, goes on over the silence
+                if not playback._reading or stop_frame is not None:
+                    continue
+                first, lo, hi = 0, 0, frames
+            else:
+                voice = start + len(playback.samples)
+                end = LIVE_FRAMES if stop_frame is None else stop_frame + fade_frames
+                first, lo, hi = frame, max(voice, frame), min(end, frame + frames)
+                if hi <= lo:
+                    continue
+            source = playback.source
+            assert source is not None  # only live voices are listed
+            if id(source) not in read:  # one read per source and block, shared by its zones
+                if not playback._reading:
+                    source.flush()  # what was said during the chime is not news
+                holes = source.underruns
+                read[id(source)] = source.read(frames)
+                if source.underruns > holes:
+                    playback._source_holes += 1
+                    playback._source_hole_frames += frames
+            playback._reading = True
+            chunk = read[id(source)][lo - first : hi - first] * playback.gain
+            if stop_frame is not None and hi > stop_frame:
+                position = np.arange(lo, hi) - stop_frame
+                chunk = chunk * np.clip(1.0 - position / fade_frames, 0.0, 1.0)
+            for channel in playback.channels:
+                out[lo - first : hi - first, channel] += chunk
 
     # --- the feeder's part -----------------------------------------------------------------------
 
@@ -324,9 +417,8 @@ class Card:
         now = self.clock()
         ended = [p for p in self._playbacks if p._end_at is not None and now >= p._end_at]
         with self._lock:  # a failing card may end every playback from another thread meanwhile
-            self._playbacks = [p for p in self._playbacks if p not in ended]
             incoming, self._incoming = self._incoming, []
-            self._playbacks += incoming
+            self._set_playbacks([p for p in self._playbacks if p not in ended] + incoming)
             rewind, self._rewind = self._rewind, False
             paused = self.paused
         for playback in ended:
@@ -343,6 +435,10 @@ class Card:
             self.mixed_until = first + self.block_frames
         if changed:
             self.on_change()
+
+    def _set_playbacks(self, playbacks: list[Playback]) -> None:
+        self._playbacks = playbacks
+        self._live = tuple(p for p in playbacks if p.source is not None)
 
     def _mix_block(self, first: int, paused: bool) -> np.ndarray:
         if paused:
@@ -409,6 +505,8 @@ class Card:
             self.gaps += 1
         for playback in self._playbacks:
             start, end = playback.start_frame, playback.end_frame
+            if playback._reading and at == self.played_until:
+                continue  # live voice goes on over a gap in the mix (not over an underflow)
             if start is not None and start < at and (end is None or at < end):
                 playback.dropouts += 0 if self._in_gap else 1
                 playback.dropout_frames += frames
@@ -423,12 +521,12 @@ class Card:
         for playback in list(self._playbacks):
             if playback._stop_wanted is None or playback.stop_frame is not None:
                 continue
-            if playback.start_frame is not None and playback.start_frame + len(playback.samples) <= at:
+            if playback.start_frame is not None and playback.start_frame + playback.length <= at:
                 playback._stop_wanted = None  # already mixed whole: the stop changes nothing
                 continue
             if playback.start_frame is None or playback.start_frame >= at:
                 with self._lock:  # stopped before it sounded
-                    self._playbacks = [p for p in self._playbacks if p is not playback]
+                    self._set_playbacks([p for p in self._playbacks if p is not playback])
                 playback._finish(INTERRUPTED, playback._stop_wanted, self.clock())
             else:
                 playback.fade_frames = max(1, round(FADE_S * self.rate_hz))
@@ -446,7 +544,9 @@ class Card:
 
     def _settle(self, playback: Playback) -> None:
         at = playback._end_at or self.clock()
-        if playback.stop_frame is not None:
+        playback.dropouts += playback._source_holes  # live voice: the microphone's holes
+        playback.dropout_frames += playback._source_hole_frames
+        if playback.stop_frame is not None and playback._stop_outcome == INTERRUPTED:
             playback._finish(INTERRUPTED, playback._stop_wanted or "", at)
         elif playback.dropouts:
             playback._finish(DROPOUT, f"{playback.dropouts} gap(s), {playback.dropout_ms} ms in all", at)
@@ -463,7 +563,8 @@ class Card:
     def _end_all(self, outcome: str, reason: str) -> None:
         with self._lock:
             everything = self._incoming + self._playbacks
-            self._incoming, self._playbacks = [], []
+            self._incoming = []
+            self._set_playbacks([])
         with self._queue_lock:
             self._blocks.clear()
         for playback in everything:

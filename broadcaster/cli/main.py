@@ -15,6 +15,7 @@ from pathlib import Path
 from broadcaster import __version__, i18n
 from broadcaster.cli.common import describe, print_problems
 from broadcaster.cli.files import cmd_check, cmd_list
+from broadcaster.cli.live import cmd_live
 from broadcaster.cli.log import cmd_log, cmd_report
 from broadcaster.cli.sound import cmd_devices, cmd_play
 from broadcaster.cli.speech import cmd_render, cmd_say, cmd_voices
@@ -382,6 +383,12 @@ def _add_control_commands(commands) -> None:
     send = commands.add_parser("send", help=_("play an announcement now on a running station"))
     send.add_argument("announcement", metavar=_("FILE|ID"))
     send.add_argument("--zone", help=_("only this zone (default: every zone)"))
-    send.add_argument("--priority", choices=("live", "emergency"), default="live",
+    send.add_argument("--priority", choices=("now", "emergency"), default="now",
                       help=_("emergency cuts whatever plays, even in quiet hours"))  # fmt: skip
     send.set_defaults(func=cmd_send)
+    live = commands.add_parser("live", help=_("talk on the loudspeakers through the station's microphone"))
+    live.add_argument("--zone", action="append", help=_("only this zone (again for more; default: the "
+                                                        "config's live zones, or every zone)"))  # fmt: skip
+    live.add_argument("--input", help=_("the microphone (default: the config's live input)"))
+    live.add_argument("--by", help=_("who speaks, for the play log (default: your user name)"))
+    live.set_defaults(func=cmd_live)

@@ -94,3 +94,53 @@ def _read_answer(lines, path: Path, timeout: float) -> dict[str, object]:
 def _no_answer(path: Path, timeout: float) -> BroadcasterError:
     message = _("the station did not answer within {seconds:g} s ({path})")
     return BroadcasterError(message.format(seconds=timeout, path=path))
+
+
+class Talk:
+    """A live talk on a running station (``broadcaster live``): it lasts as long as this connection.
+
+    The station sends a line each time a zone changes state (waiting, chime, on air,
+    over) and a last line with how the talk ended; :meth:`end` asks it to end.
+    """
+
+    def __init__(self, path: Path, request: dict[str, object], timeout: float = 10.0) -> None:
+        import queue
+        import threading
+
+        self.path, self.timeout = path, timeout
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            _connect(self.sock, path)
+            line = json.dumps({**request, "command": "live"}, ensure_ascii=False) + "\n"
+            self.sock.sendall(line.encode())
+        except BaseException:
+            self.sock.close()
+            raise
+        self.sock.settimeout(None)  # a talk may be long; the station's lines come when something changes
+        self.events: queue.SimpleQueue[dict[str, Any] | BroadcasterError] = queue.SimpleQueue()
+        threading.Thread(target=self._read, name="talk", daemon=True).start()
+
+    def _read(self) -> None:
+        with self.sock.makefile("rb") as lines:
+            while True:
+                try:
+                    answer = _read_answer(lines, self.path, self.timeout)
+                except (BroadcasterError, OSError) as exc:
+                    self.events.put(exc if isinstance(exc, BroadcasterError) else BroadcasterError(str(exc)))
+                    return
+                if "error" in answer:
+                    self.events.put(BroadcasterError(str(answer["error"])))
+                    return
+                self.events.put(answer)
+                if "progress" not in answer:
+                    return
+
+    def end(self) -> None:
+        try:
+            self.sock.sendall(b'{"command": "end"}\n')
+        except OSError:
+            pass  # the station has already ended it
+
+    def close(self) -> None:
+        self.sock.close()

@@ -37,6 +37,7 @@ from broadcaster.content.load import load_announcement, load_content
 from broadcaster.content.models import Announcement, Content, Loop
 from broadcaster.content.models import Priority as AnnouncementPriority
 from broadcaster.daemon.control import call, socket_path
+from broadcaster.daemon.live import LiveDesk, LiveSwitch
 from broadcaster.daemon.reload import content_signature, merge_last_good
 from broadcaster.daemon.rendering import RenderPool
 from broadcaster.daemon.server import _ControlServer
@@ -238,7 +239,7 @@ class Daemon:
         content = self.content
         assert content is not None
         announcement = self._find(content, name)
-        level = Priority.EMERGENCY if priority == "emergency" else Priority.LIVE
+        level = Priority.EMERGENCY if priority == "emergency" else Priority.NOW
         targets = zones or list(self.station.zones)
         unknown = [z for z in targets if z not in self.station.zones]
         if unknown:
@@ -337,6 +338,10 @@ class Daemon:
             self._set_background()
             self.station.start()
             started.append(self.station.shutdown)
+            self.live = LiveDesk(self.station, lambda: self._content.config, self.clock, self._quiet)
+            started.append(self.live.stop)
+            if config.live.switch:
+                started.append(LiveSwitch(config.live.switch, self.live).start().stop)
             self.scheduler = Scheduler(content, self.on_due, self.clock).start()
             started.append(self.scheduler.shutdown)
             server = _ControlServer(socket_path(config.root), self)

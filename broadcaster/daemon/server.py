@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import socketserver
 import threading
 from pathlib import Path
@@ -48,8 +49,10 @@ class _Handler(socketserver.StreamRequestHandler):
         zones = request.get("zones") or None
         if command == "status":
             return daemon.status()
+        if command == "live":
+            return self._live(daemon, zones, request)
         if command == "send":
-            return daemon.send(request["announcement"], zones, request.get("priority", "live"),
+            return daemon.send(request["announcement"], zones, request.get("priority", "now"),
                                lambda text: self._write({"progress": text}))  # fmt: skip
         chosen = [z for z in daemon.station.zones if zones is None or z in zones]
         if command == "stop":
@@ -60,6 +63,33 @@ class _Handler(socketserver.StreamRequestHandler):
             daemon.reload_requested.set()
             return {"reload": "requested"}
         raise ValueError(f"unknown command {command!r}")
+
+
+    def _live(self, daemon: Daemon, zones: list[str] | None, request: dict) -> dict:
+        """A talk lasts as long as this connection: it ends on ``{"command": "end"}`` or when the
+        client goes away. Each change of state is sent as a progress line."""
+        from broadcaster.daemon.live import summary
+
+        talk = daemon.live.start(zones, str(request.get("by") or ""), request.get("input") or None)
+        shown = None
+        while not talk.over.wait(0.02):
+            states = talk.zone_states()
+            if states != shown:
+                shown = states
+                self._write({"progress": _talk_line(states), "zones": states})
+            readable, _w, _x = select.select([self.connection], [], [], 0.03)
+            if readable and not talk.ended.is_set():
+                line = self.rfile.readline()
+                talk.end("" if line else "the terminal went away")
+        return summary(talk)
+
+
+def _talk_line(states: dict[str, str]) -> str:
+    """``on air: a, b; waiting: c`` (the client shows it in its own words)."""
+    by_state: dict[str, list[str]] = {}
+    for zone, state in states.items():
+        by_state.setdefault(state, []).append(zone)
+    return "; ".join(f"{state}: {', '.join(zones)}" for state, zones in by_state.items())
 
 
 class _ControlServer:

@@ -7,12 +7,16 @@ priority first, then the earliest due. The rules, by priority:
 priority       cuts (with a 30 ms fade)              when cut itself
 =============  ====================================  ===============================
 emergency      everything below; also in quiet hours  never (another emergency waits)
-live (send)    high, normal, background              played again from its start
+live (voice)   now, high, normal, background          ended; it does not come back
+now (send)     high, normal, background              played again from its start
 high           normal, background                    played again from its start
 normal         background                            played again from its start
 background     nothing (plays when the zone has       not repeated; the loop goes on
                been idle for the loop's gap)
 =============  ====================================  ===============================
+
+Equal priorities do not cut each other: a second live voice, or a send during
+one, waits for the first to end.
 
 - **resume rule**: a cut request is played again from the cut item's start once
   the more important items are done, then the rest of its items;
@@ -52,7 +56,7 @@ from broadcaster.content.models import Loop
 from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.i18n import _
 from broadcaster.player.hardware import run_hook
-from broadcaster.player.zones import Item, Player, ZonePlay
+from broadcaster.player.zones import Item, LiveItem, Player, ZonePlay
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +78,11 @@ class Priority(IntEnum):
     BACKGROUND = 0
     NORMAL = 1
     HIGH = 2
-    LIVE = 3
-    EMERGENCY = 4
+    NOW = 3
+    """Sent by a person to play now."""
+    LIVE = 4
+    """Live voice from the microphone."""
+    EMERGENCY = 5
 
 
 _order = itertools.count()
@@ -85,7 +92,7 @@ _order = itertools.count()
 class Request:
     """Play ``items`` in order on ``zone``."""
 
-    items: tuple[Item, ...]
+    items: tuple[Item | LiveItem, ...]
     zone: str
     priority: Priority
     trigger: str
@@ -154,9 +161,19 @@ class ZoneControl:
                 play.stop(reason)
             self._current = None
             cut = current.request
-            if cut.priority > Priority.BACKGROUND:
+            if Priority.BACKGROUND < cut.priority < Priority.LIVE:
                 # Resume rule: the cut item again from its start, then the rest.
                 self._enqueue(replace(cut, items=cut.items[current.index :], cut_at=self.clock()))
+
+    def withdraw(self, item: LiveItem, reason: str) -> None:
+        """Live voice ended: ends it where it is on, and where it still waits it is logged missed."""
+        waiting = [r for r in self._queue if item in r.items]
+        self._queue = [r for r in self._queue if item not in r.items]
+        for request in waiting:
+            self._miss(request, reason)
+        for play in self._open:
+            if play.item is item:
+                play.playback.end()
 
     def skip(self) -> bool:
         if self._current is None:
@@ -404,6 +421,14 @@ class Station:
             return zones
 
         return self._ask(stop)
+
+    def end_live(self, item: LiveItem, reason: str) -> None:
+        """The speaker is done (or gone): ``item`` ends on every zone, or never starts."""
+        def withdraw() -> None:
+            for zone in self.zones.values():
+                zone.withdraw(item, reason)
+
+        self._ask(withdraw)
 
     def set_background(self, zone: str, items: list[Item], gap_s: float) -> None:
         def change() -> None:

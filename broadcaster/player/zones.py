@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from broadcaster.audio.card import (
     COMPLETED,
@@ -22,6 +24,7 @@ from broadcaster.audio.card import (
     PREFERRED_RATE_HZ,
     Card,
     CardOutput,
+    LiveSource,
     Playback,
 )
 from broadcaster.audio.devices import Device, find_device, list_devices
@@ -29,7 +32,7 @@ from broadcaster.audio.fake import FakeCard
 from broadcaster.config import Zone
 from broadcaster.errors import AudioError
 from broadcaster.i18n import _
-from broadcaster.pcm import read_wav
+from broadcaster.pcm import Pcm, read_wav
 from broadcaster.playlog import PlayLog
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,29 @@ class Item:
     content_hash: str
     path: Path
     duration_s: float
+    started_by: str = ""
+    """Who asked for it, when a person did (kept in the log)."""
+
+
+class LiveSources(Protocol):
+    """The microphone as the cards read it: a drift buffer per card (``audio.live.Microphone``)."""
+
+    def buffer_for(self, card: str, card_rate_hz: int) -> LiveSource: ...
+
+
+@dataclass(frozen=True, eq=False)
+class LiveItem:
+    """Live voice: the chime, then the microphone until it is ended; logged as ``live``."""
+
+    microphone: LiveSources
+    lead_in: Pcm
+    """The chime and the pause before the voice (empty for none)."""
+    started_by: str = ""
+    announcement_id: str = "live"
+    content_hash: str = ""
+    duration_s: float = math.inf
+    playbacks: dict[str, Playback] = field(default_factory=dict)
+    """Zone → its playback, once placed (read by whoever holds the microphone)."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +194,7 @@ class Outputs:
 class ZonePlay:
     """One item on one zone, and its log row once it has started."""
 
-    def __init__(self, item: Item, zone: ZoneOutput, playback: Playback, trigger: str,
+    def __init__(self, item: Item | LiveItem, zone: ZoneOutput, playback: Playback, trigger: str,
                  requested_at: dt.datetime) -> None:  # fmt: skip
         self.item, self.zone, self.playback = item, zone, playback
         self.trigger, self.requested_at = trigger, requested_at
@@ -197,15 +223,20 @@ class Player:
         self.log = log
         self.clock = clock
 
-    def queue(self, item: Item, zone: str, trigger: str, requested_at: dt.datetime | None = None,
+    def queue(self, item: Item | LiveItem, zone: str, trigger: str, requested_at: dt.datetime | None = None,
               start_frame: int | None = None) -> ZonePlay:  # fmt: skip
         """Put ``item`` on ``zone`` as soon as possible, or at ``start_frame`` of its card."""
         output = self.outputs[zone]
-        pcm = read_wav(item.path)
-        if pcm.rate_hz != output.card.rate_hz:
-            pcm = pcm.resampled(output.card.rate_hz)
-        playback = output.card.play(pcm.samples, output.channels, output.gain, start_frame,
-                                    item.announcement_id)  # fmt: skip
+        card = output.card
+        pcm = item.lead_in if isinstance(item, LiveItem) else read_wav(item.path)
+        if pcm.rate_hz != card.rate_hz:
+            pcm = pcm.resampled(card.rate_hz)
+        if isinstance(item, LiveItem):
+            source = item.microphone.buffer_for(card.name, card.rate_hz)
+            playback = card.play_live(source, pcm.samples, output.channels, output.gain, start_frame, "live")
+            item.playbacks[zone] = playback
+        else:
+            playback = card.play(pcm.samples, output.channels, output.gain, start_frame, item.announcement_id)
         return ZonePlay(item, output, playback, trigger, requested_at or self.clock())
 
     def journal(self, play: ZonePlay) -> bool:
@@ -222,7 +253,8 @@ class Player:
         item = play.item
         if play.row is None and playback.started:
             play.row = self.log.start(item.announcement_id, item.content_hash, play.zone.zone, play.trigger,
-                                      play.requested_at, _when(playback.started_at))  # fmt: skip
+                                      play.requested_at, _when(playback.started_at),
+                                      started_by=item.started_by)  # fmt: skip
         if not playback.done.is_set():
             return False
         play.final = True
@@ -238,9 +270,11 @@ class Player:
             logger.info("%s on %s: %s %s", item.announcement_id, play.zone.zone, outcome, playback.reason)
         return True
 
-    def failed(self, item: Item, zone: str, trigger: str, requested_at: dt.datetime, reason: str) -> None:
+    def failed(self, item: Item | LiveItem, zone: str, trigger: str, requested_at: dt.datetime,
+               reason: str) -> None:  # fmt: skip
         """A play that could not start (a dead card, an unreadable file)."""
-        row = self.log.start(item.announcement_id, item.content_hash, zone, trigger, requested_at)
+        row = self.log.start(item.announcement_id, item.content_hash, zone, trigger, requested_at,
+                             started_by=item.started_by)  # fmt: skip
         self.log.finish(row, FAILED, self.clock(), reason)
         logger.error("%s on %s failed: %s", item.announcement_id, zone, reason)
 
@@ -269,4 +303,4 @@ def _when(timestamp: float | None) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
-__all__ = ["Item", "Outputs", "Player", "ZonePlay", "COMPLETED"]
+__all__ = ["Item", "LiveItem", "Outputs", "Player", "ZonePlay", "COMPLETED"]

@@ -410,9 +410,9 @@ async def save(web: Web, request: Request, user: User) -> Response:
 async def send(web: Web, request: Request, user: User) -> Response:
     values = await _form(request)
     zones = [z for z in request.state.lists.get("zones", []) if z]
-    priority = values.get("priority", "live")
+    priority = values.get("priority", "now")
     name = values.get("announcement", "")
-    if priority not in ("live", "emergency"):
+    if priority not in ("now", "emergency"):
         return _refuse(web, request, 400, N_("unknown priority"))
     if priority == "emergency" and not user.may("operator"):
         return _refuse(web, request, 403, N_("only an operator may send an emergency"))

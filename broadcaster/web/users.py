@@ -29,8 +29,8 @@ ROLES = ("secretary", "operator", "admin")
 ROLE_NAMES = {"secretary": N_("secretary"), "operator": N_("operator"), "admin": N_("admin")}
 ACTIONS = {
     "login": N_("login"), "login refused": N_("login refused"), "save": N_("save"),
-    "send live": N_("send now"), "send emergency": N_("send an emergency"),
-    "send live failed": N_("send now: failed"), "send emergency failed": N_("send an emergency: failed"),
+    "send now": N_("send now"), "send emergency": N_("send an emergency"),
+    "send now failed": N_("send now: failed"), "send emergency failed": N_("send an emergency: failed"),
     "stop": N_("stop"), "skip": N_("skip"), "schedule": N_("schedule"), "unschedule": N_("unschedule"),
     "record": N_("record"), "user add": N_("add a user"), "user passwd": N_("new password"),
     "user remove": N_("remove a user"),
