@@ -168,3 +168,34 @@ def best_correlation(recorded: np.ndarray, expected: np.ndarray) -> float:
     # Windows much quieter than the reference cannot match it; skip them (and rounding noise).
     score = np.where(energy > 0.1 * reference, corr / (reference * np.maximum(energy, 1e-12)), 0.0)
     return float(np.max(score))
+
+
+def tone_bursts(seconds: float, every_s: float = 0.5, length_s: float = 0.1, frequency: float = 1000.0,
+                amplitude: float = 0.3) -> np.ndarray:  # fmt: skip
+    """A burst of tone every ``every_s``: markers whose onsets can be found on both sides of a path."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    return (amplitude * np.sin(2 * np.pi * frequency * t) * ((t % every_s) < length_s)).astype(np.float32)
+
+
+def onsets(samples: np.ndarray, first_sample_at: float, threshold: float = 0.02) -> np.ndarray:
+    """Wall-clock times where the signal rises above ``threshold`` (RMS over 5 ms windows)."""
+    n = RATE // 200
+    windows = samples[: len(samples) // n * n].reshape(-1, n)
+    rms = np.sqrt(np.mean(windows**2, axis=1))
+    loud = rms > threshold
+    rising = np.where(loud[1:] & ~loud[:-1])[0] + 1
+    found = []
+    for window in rising:
+        part = np.abs(samples[(window - 1) * n : (window + 1) * n])
+        found.append(first_sample_at + ((window - 1) * n + int(np.argmax(part > threshold))) / RATE)
+    return np.array(found)
+
+
+def latencies(sent: np.ndarray, heard: np.ndarray, within_s: float = 1.0) -> np.ndarray:
+    """For each onset ``sent``, the delay to the first onset ``heard`` after it (within ``within_s``)."""
+    found = []
+    for moment in sent:
+        later = heard[(heard > moment) & (heard < moment + within_s)]
+        if len(later):
+            found.append(later[0] - moment)
+    return np.array(found)

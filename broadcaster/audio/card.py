@@ -172,9 +172,8 @@ class Playback:
         self.card._request_stop(self, reason)
 
     def end(self) -> None:
-        """Live voice: the speaker is done; fade out and end as completed."""
-        self._stop_outcome = COMPLETED
-        self.card._request_stop(self, "")
+        """Live voice: the speaker is done; fade out and end as completed (unless already cut)."""
+        self.card._request_stop(self, "", COMPLETED)
 
     def wait(self, timeout: float | None = None) -> str | None:
         self.done.wait(timeout)
@@ -318,10 +317,11 @@ class Card:
             message = _("sound card '{name}' has no channel {channel}")
             raise AudioError(message.format(name=self.name, channel=max(channels) + 1))
 
-    def _request_stop(self, playback: Playback, reason: str) -> None:
-        with self._lock:
+    def _request_stop(self, playback: Playback, reason: str, outcome: str = INTERRUPTED) -> None:
+        with self._lock:  # the first stop wins: an end asked for after a cut does not undo the cut
             if playback._stop_wanted is None and not playback.done.is_set():
                 playback._stop_wanted = reason
+                playback._stop_outcome = outcome
                 self._rewind = True
         self.wake.set()
 

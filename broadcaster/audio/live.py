@@ -33,8 +33,12 @@ logger = logging.getLogger(__name__)
 
 MAX_CORRECTION = 0.005
 """The largest change of speed the drift control makes (0.5 %: not heard)."""
-CORRECTION_PER_S = 0.05
-"""Speed change per second of depth error: 20 ms too deep plays 0.1 % faster."""
+CORRECTION_PER_S = 0.1
+"""Speed change per second of depth error beyond the dead band: 10 ms further plays 0.1 % faster
+(a clock 300 ppm off leaves the depth 3 ms beyond the dead band)."""
+DEAD_BAND_S = 0.01
+"""Depth errors this small are left alone: the microphone's blocks come in bursts, and a speed
+that followed them would wobble."""
 TRIM_S = 0.15
 """Deeper than target + this: the oldest audio is dropped at once (a stalled card caught up)."""
 CAPACITY_S = 1.0
@@ -77,7 +81,8 @@ class DriftBuffer:
     def speed(self) -> float:
         """How much faster than nominal the input is read now (drift control)."""
         error_s = (self._depth - self.target) / self.in_rate_hz
-        return 1.0 + max(-MAX_CORRECTION, min(MAX_CORRECTION, error_s * CORRECTION_PER_S))
+        beyond = max(0.0, abs(error_s) - DEAD_BAND_S) * (1 if error_s > 0 else -1)
+        return 1.0 + max(-MAX_CORRECTION, min(MAX_CORRECTION, beyond * CORRECTION_PER_S))
 
     def write(self, samples: np.ndarray) -> None:
         size = len(self._ring)
@@ -151,8 +156,10 @@ GATE_HOLD_S = 0.3
 CEILING_DBFS = -1.0
 MAX_GAIN_DB = 20.0
 MIN_GAIN_DB = -20.0
-LEVEL_RATE_DB_PER_S = 6.0
+LEVEL_RATE_DB_PER_S = 3.0
 """How fast the level control moves (slow: it follows a speaker, not each syllable)."""
+LEVEL_WINDOW_S = 0.5
+"""The level control listens to the voice's power over about this long."""
 
 
 def _db(value: float) -> float:
@@ -169,18 +176,22 @@ class VoiceProcessor:
         self._gate = 0.0
         """The gate's gain at the end of the last block (0 closed, 1 open)."""
         self._held_s = 0.0
+        self._power = 10 ** (target_dbfs / 10)
+        """The voice's power (mean square) over the last ``LEVEL_WINDOW_S``, while the gate is open."""
         self._limit = 1.0
         self.ceiling = 10 ** (CEILING_DBFS / 20)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         frames = len(block)
         seconds = frames / self.rate_hz
-        level = _db(float(np.sqrt(np.mean(block.astype(np.float64) ** 2)))) if frames else -200.0
+        power = float(np.mean(block.astype(np.float64) ** 2)) if frames else 0.0
+        level = _db(math.sqrt(power))
         if level > GATE_OPEN_DBFS:
             self._held_s = 0.0
             gate = 1.0
             # The level control learns only from the voice, never from the room's hum.
-            error = self.target_dbfs - (level + self.gain_db)
+            self._power += min(1.0, seconds / LEVEL_WINDOW_S) * (power - self._power)
+            error = self.target_dbfs - (_db(math.sqrt(self._power)) + self.gain_db)
             step = max(-LEVEL_RATE_DB_PER_S * seconds, min(LEVEL_RATE_DB_PER_S * seconds, error))
             self.gain_db = max(MIN_GAIN_DB, min(MAX_GAIN_DB, self.gain_db + step))
         else:

@@ -272,6 +272,6 @@ def summary(talk: Talk) -> dict[str, object]:
         "zones": outcomes,
         "seconds": round(max(0.0, seconds), 1),
         "dropouts": sum(p.dropouts for p in talk.item.playbacks.values()),
-        "reason": talk.reason,
+        "reason": next((p.reason for p in talk.item.playbacks.values() if p.reason), talk.reason),
         "ok": all(o in (COMPLETED, DROPOUT) for o in outcomes.values()),
     }
