@@ -1,0 +1,129 @@
+"""Live voice on the audio lab: microphone → zone delay over a long talk, holes, CPU.
+
+Run:  .venv/bin/python bench/bench_live.py [--minutes 30]
+      scripts/busy.sh .venv/bin/python bench/bench_live.py --minutes 30   # beside two CPU hogs
+
+A real ``broadcaster run`` (zones zone_a and zone_b, the lab's third sink as the
+microphone) and a real ``broadcaster live --zone a``. For the whole talk a 1 kHz
+burst of 100 ms is played into the microphone every 0.5 s; the microphone's
+monitor and zone_a's monitor are recorded, and each burst's onset is matched on
+both. Reported: the delay's p50/p99 in the first and the last minute (a delay
+that grows shows as a difference), bursts lost, the play row's dropouts and the
+station's CPU during the talk against before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.audiolab import RATE, AudioLab, latencies, onsets, tone_bursts  # noqa: E402
+
+EVERY_S = 0.5
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def onsets_of(path: Path, first_sample_at: float) -> np.ndarray:
+    """Onsets in a long recording, read a minute at a time (the file is not loaded whole)."""
+    raw = np.memmap(path, dtype="<i2", mode="r")
+    found = []
+    step = 60 * RATE
+    for start in range(0, len(raw), step):
+        part = raw[start : start + step + RATE // 10].astype(np.float32) / 32768
+        times = onsets(part, first_sample_at + start / RATE)
+        found.extend(t for t in times if t < first_sample_at + (start + step) / RATE)
+    return np.array(sorted(set(np.round(found, 4))))
+
+
+def summary(name: str, delays: np.ndarray) -> str:
+    ms = delays * 1000
+    p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
+    return f"{name:<14} n={len(ms):5d}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  max {ms.max():6.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=30.0)
+    args = parser.parse_args()
+    lab = AudioLab().start()
+    process = talk = speaking = None
+    try:
+        station = Path(tempfile.mkdtemp(prefix="bench-live-"))
+        for sub in ("announcements", "playlists"):
+            (station / sub).mkdir()
+        (station / "config.yaml").write_text(
+            "zones:\n  a: {device: zone_a}\n  b: {device: zone_b}\nlive:\n  input: mic\n  max_duration: 2h\n",
+            encoding="utf-8",
+        )  # fmt: skip
+        log = (station / "daemon.log").open("w")
+        process = subprocess.Popen([sys.executable, "-m", "broadcaster", "run"], cwd=station, env=lab.env,
+                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        while subprocess.run([sys.executable, "-m", "broadcaster", "status"], cwd=station, env=lab.env,
+                             capture_output=True).returncode:  # fmt: skip
+            assert process.poll() is None, (station / "daemon.log").read_text()
+            time.sleep(0.2)
+        time.sleep(2.0)
+        idle_cpu = cpu_seconds(process.pid)
+        time.sleep(10.0)
+        idle = (cpu_seconds(process.pid) - idle_cpu) / 10.0
+
+        zone_a, mic = lab.record("zone_a"), lab.record("mic")
+        talk = subprocess.Popen([sys.executable, "-m", "broadcaster", "live", "--zone", "a", "--by", "bench"],
+                                cwd=station, env=lab.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)  # fmt: skip
+        assert talk.stdout is not None and talk.stdin is not None
+        for line in talk.stdout:
+            if "ON AIR" in line:
+                break
+        seconds = args.minutes * 60
+        cpu_before, wall_before = cpu_seconds(process.pid), time.monotonic()
+        speaking = lab.speak_into_microphone(tone_bursts(seconds, every_s=EVERY_S))
+        speaking.wait(seconds + 60)
+        busy = (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - wall_before)
+        talk.stdin.write("\n")
+        talk.stdin.flush()
+        ending = talk.communicate(timeout=30)[0]
+        zone_a.stop()
+        mic.stop()
+
+        sent = onsets_of(mic.path, mic.first_sample_at)
+        heard = onsets_of(zone_a.path, zone_a.first_sample_at)
+        delays = latencies(sent, heard)
+        first = latencies(sent[sent < sent[0] + 60], heard)
+        last = latencies(sent[sent > sent[-1] - 60], heard)
+        with sqlite3.connect(station / "data" / "playlog.sqlite") as db:
+            query = "SELECT outcome, dropouts, dropout_ms FROM plays WHERE trigger = 'live'"
+            row = db.execute(query).fetchone()
+        print(f"talk of {args.minutes:g} min, a burst every {EVERY_S} s into the microphone")
+        print(summary("first minute", first))
+        print(summary("last minute", last))
+        print(summary("whole talk", delays))
+        print(f"bursts sent {len(sent)}, heard {len(delays)} ({len(sent) - len(delays)} lost)")
+        print(f"play row: outcome {row[0]}, dropouts {row[1]} ({row[2]} ms)")
+        print(f"station CPU: idle {idle * 100:.1f} % of a core, during the talk {busy * 100:.1f} %")
+        print(ending.strip().splitlines()[-1])
+    finally:
+        for child in (speaking, talk, process):
+            if child is not None and child.poll() is None:
+                child.terminate()
+                child.wait(20)
+        lab.stop()
+
+
+if __name__ == "__main__":
+    main()
