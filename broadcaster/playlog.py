@@ -487,7 +487,8 @@ class PlayLog:
         self._db.execute("DELETE FROM temp.titles")
         self._db.executemany("INSERT INTO temp.titles VALUES (?, ?)", (titles or {}).items())
         times = [_local_sql(c, shifts) for c in ("requested_at", "started_at", "ended_at")]
-        return ["p.id", *times, "p.announcement_id", "coalesce(t.title, '')", "p.zone", "p.trigger",
+        # A live voice's title is who spoke.
+        return ["p.id", *times, "p.announcement_id", "coalesce(t.title, p.started_by)", "p.zone", "p.trigger",
                 "p.outcome", "p.reason", "p.dropouts", "p.dropout_ms", "substr(p.content_hash, 1, 12)",
                 "p.host"]  # fmt: skip
 

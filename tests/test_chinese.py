@@ -85,6 +85,7 @@ COMMANDS = [
     ("status",), ("stop",), ("skip",), ("send", "hotline"), ("play", "hotline", "--zone", "nowhere"),
     ("check", "announcements/nope.yaml"), ("--config", "nope.yaml", "list"),
     ("report", "--day", "2020-13-01"), ("plan", "--start", "tomorrow"), ("log", "--wat"), ("send",),
+    ("live",), ("live", "--zone", "village", "--by", "村支书"),
 ]  # fmt: skip
 
 
@@ -96,6 +97,9 @@ def _with_plays(station) -> None:
     log.finish(row, "dropout", moment, "2 gap(s), 340 ms in all", dropouts=2, dropout_ms=340)
     row = log.start("hygiene", "h", "village", "schedule", moment, moment)
     log.finish(row, "interrupted", moment, "cut by emergency 'stay-home-emergency'")
+    row = log.start("live", "", "village", "live", moment, moment, started_by="村支书")
+    log.finish(row, "interrupted", moment, "cut by emergency 'stay-home-emergency'")
+    log.missed("live", "", "village", "live", moment, "the talk ended before it was on the air")
     log.close()
 
 

@@ -6,12 +6,15 @@ microphone stand-in; tests/test_live_lab.py plays a real one on the audio lab.
 
 from __future__ import annotations
 
+import sys
+import time
+
 import numpy as np
 import pytest
 
 from broadcaster.audio.live import CAPACITY_S, DriftBuffer, VoiceProcessor
 from broadcaster.config import load_config
-from broadcaster.daemon.live import switch_word
+from broadcaster.daemon.live import LiveSwitch, switch_word
 from broadcaster.pcm import Pcm
 from broadcaster.player.station import Priority, Request
 from broadcaster.player.zones import LiveItem
@@ -310,3 +313,115 @@ def test_a_talk_ended_while_its_cut_fades_stays_interrupted(rig):
     rig.station.end_live(item, "")  # before the cut's fade has been played
     rig.advance(3.0)
     assert _rows(rig)[0] == ("live", "live", "interrupted", "cut by emergency 'alarm'")
+
+
+class _Desk:
+    """What the switch sees of the station's microphone desk."""
+
+    def __init__(self) -> None:
+        self.talk = None
+        self.events: list[str] = []
+
+    def start(self, zones, by):  # type: ignore[no-untyped-def]
+        desk = self
+
+        class Talk:
+            item = type("Item", (), {"started_by": by})
+
+            def end(self, reason: str) -> None:
+                desk.events.append(f"end {reason}".strip())
+                desk.talk = None
+
+        self.talk = Talk()
+        self.events.append(f"start {by}")
+
+
+def test_a_foot_switch_command_starts_and_ends_a_talk(tmp_path):
+    script = tmp_path / "switch.py"
+    script.write_text("import sys, time\nfor word in ('pressed', 'noise', 'released', 'on'):\n"
+                      "    print(word, flush=True)\n    time.sleep(0.2)\ntime.sleep(30)\n")  # fmt: skip
+    desk = _Desk()
+    switch = LiveSwitch(f"{sys.executable} {script}", desk).start()  # type: ignore[arg-type]
+    try:
+        deadline = time.monotonic() + 10
+        while len(desk.events) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        switch.stop()
+    # A switch that goes away ends the talk it started (a cut cable does not leave the microphone on).
+    assert desk.events == ["start switch", "end", "start switch", "end the switch stopped"]
+
+
+def test_zones_not_in_the_talk_keep_their_schedule(rig):
+    item = _live(rig, "a")
+    rig.advance(0.5)
+    rig.station.submit(rig.request(rig.item("notice", 1.0), zone="b"))
+    rig.advance(2.0)
+    assert ("notice", "schedule", "completed", "") in _rows(rig)
+    rig.station.end_live(item, "")
+    rig.advance(1.0)
+
+
+class _Station:
+    """Enough of a station for the desk's checks."""
+
+    zones = {"a": None}
+
+    def __init__(self) -> None:
+        self.ended: list[str] = []
+
+    def end_live(self, item, reason: str) -> None:  # type: ignore[no-untyped-def]
+        self.ended.append(reason)
+
+
+def test_a_talk_is_refused_in_quiet_hours(tmp_path):
+    import datetime as dt
+
+    from broadcaster.config import Config
+    from broadcaster.daemon.live import LiveDesk
+    from broadcaster.errors import BroadcasterError
+
+    config = Config(root=tmp_path, quiet_hours=(dt.time(22), dt.time(6, 30)))
+    desk = LiveDesk(_Station(), lambda: config, dt.datetime.now, lambda moment: True)  # type: ignore[arg-type]
+    with pytest.raises(BroadcasterError, match="06:30"):
+        desk.start(["a"], "tester")
+    assert desk.talk is None
+
+
+def test_a_talk_ends_by_itself_after_the_longest_talk_allowed(tmp_path):
+    import dataclasses
+    import datetime as dt
+
+    from broadcaster.config import Config, LiveSettings
+    from broadcaster.daemon.live import LiveDesk, Talk
+
+    config = Config(root=tmp_path, live=dataclasses.replace(LiveSettings(), max_duration_s=0.0))
+    station = _Station()
+    desk = LiveDesk(station, lambda: config, dt.datetime.now, lambda moment: False)  # type: ignore[arg-type]
+
+    class Microphone:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    microphone = Microphone()
+    item = LiveItem(ToneMicrophone(), Pcm(np.zeros(0, np.float32), RATE), "tester")
+    talk = Talk(desk, item, ["a"], microphone)  # type: ignore[arg-type]
+    talk.watch()
+    assert talk.over.wait(5) and microphone.closed
+    assert station.ended == ["the longest talk allowed was reached"]
+
+
+def test_recordings_older_than_their_days_are_removed(tmp_path):
+    import os
+
+    from broadcaster.audio.live import remove_old_recordings
+
+    old, new = tmp_path / "20261001-080000-tester.wav", tmp_path / "20261129-080000-tester.wav"
+    for path in (old, new):
+        path.write_bytes(b"RIFF")
+    now = new.stat().st_mtime
+    os.utime(old, (now - 31 * 86400, now - 31 * 86400))
+    assert remove_old_recordings(tmp_path, 30, now) == 1
+    assert not old.exists() and new.exists()

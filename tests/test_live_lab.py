@@ -123,6 +123,8 @@ def test_a_voice_into_the_microphone_is_heard_on_its_zone_only(audio_lab, statio
 
     [row] = rows(station)
     assert row[:6] == ("live", "a", "live", "completed", "", "村支书")
+    exported = cli(station, audio_lab.env, "log", "--format", "csv").stdout
+    assert ",live,村支书,a,live,completed," in exported  # the title of a live voice: who spoke
     recordings = list((station / "data" / "live").glob("*.wav"))
     assert len(recordings) == 1 and "村支书" in recordings[0].name  # what went out is kept as evidence
 
@@ -170,3 +172,47 @@ def test_a_second_talk_is_refused_while_one_is_on(audio_lab, station):
     second = cli(station, audio_lab.env, "live", "--zone", "b")
     talk.end()
     assert second.returncode == 1 and "already on (started by first)" in second.stderr
+
+
+def test_a_talk_whose_terminal_dies_ends(audio_lab, station):
+    before = len(rows(station))
+    talk = Talk(station, audio_lab.env, "--zone", "a", "--by", "tester")
+    talk.wait_for("ON AIR")
+    talk.process.kill()  # the laptop's cable is pulled, the terminal closed
+    talk.process.communicate(timeout=10)
+    deadline = time.monotonic() + 15
+    while len(rows(station)) == before or rows(station)[-1][3] == "playing":
+        assert time.monotonic() < deadline, "the talk stayed on the air"
+        time.sleep(0.2)
+    assert rows(station)[-1][:4] == ("live", "a", "live", "completed")
+    assert cli(station, audio_lab.env, "status", "--json").stdout.count('"playing": null') == 2
+
+
+def test_live_voice_wakes_a_sleeping_card(lab_here, audio_lab, tmp_path, monkeypatch):
+    """A card asleep after 30 s of nothing (here 0.5 s) wakes for a talk; the voice comes through."""
+    from broadcaster.audio.live import Microphone
+    from broadcaster.config import Zone
+    from broadcaster.pcm import Pcm
+    from broadcaster.player.zones import LiveItem, Player
+    from tests.test_sound import _asleep, now
+
+    outputs, log = _asleep({"a": Zone("a", "zone_a")}, tmp_path, monkeypatch)
+    microphone = Microphone("mic", RATE, -18.0, 0.06)
+    try:
+        card = outputs["a"].card
+        assert card.asleep  # type: ignore[attr-defined]
+        microphone.buffer_for(card.name, card.rate_hz)
+        microphone.open()
+        recording = audio_lab.record("zone_a")
+        item = LiveItem(microphone, Pcm(np.zeros(0, np.float32), RATE), "tester")
+        play = Player(outputs, log, now).queue(item, "a", "live")
+        time.sleep(0.5)
+        audio_lab.speak_into_microphone(tone_bursts(2.0)).wait(10)
+        play.playback.end()
+        assert play.playback.wait(5) == "completed"
+        heard = recording.stop()
+    finally:
+        microphone.close()
+        outputs.close()
+        log.close()
+    assert len(onsets(heard, 0.0)) == 4  # every burst

@@ -656,12 +656,22 @@ class CardOutput(Card):
 
     def play(self, samples: np.ndarray, channels: tuple[int, ...], gain: float = 1.0,
              start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
-        if self._stream is None or self._closing.is_set():
-            message = _("sound card '{name}' is not available: {reason}")
-            raise AudioError(message.format(name=self.device.name, reason=self.failure or _("closed")))
+        self._check_open()
         playback = super().play(samples, channels, gain, start_frame, label)
         self.wake_up()  # after the item is in: a card falling asleep meanwhile either saw it or wakes
         return playback
+
+    def play_live(self, source: LiveSource, lead_in: np.ndarray, channels: tuple[int, ...], gain: float = 1.0,
+                  start_frame: int | None = None, label: str = "") -> Playback:  # fmt: skip
+        self._check_open()
+        playback = super().play_live(source, lead_in, channels, gain, start_frame, label)
+        self.wake_up()
+        return playback
+
+    def _check_open(self) -> None:
+        if self._stream is None or self._closing.is_set():
+            message = _("sound card '{name}' is not available: {reason}")
+            raise AudioError(message.format(name=self.device.name, reason=self.failure or _("closed")))
 
     def wake_up(self) -> None:
         """Start a sleeping stream again; items are placed after a warm-up, as on a new stream."""

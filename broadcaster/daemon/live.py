@@ -231,8 +231,9 @@ class LiveSwitch:
                 logger.error("live switch '%s' could not run: %s", self.command, exc)
             else:
                 assert self._process.stdout is not None
-                for line in self._process.stdout:
-                    self._on_line(line)
+                with self._process.stdout as lines:
+                    for line in lines:
+                        self._on_line(line)
                 self._process.wait()
                 if not self._stopping.is_set():
                     logger.error("live switch '%s' exited with %s", self.command, self._process.returncode)
