@@ -127,6 +127,7 @@ def test_a_shout_does_not_clip_the_horns():
 
 @pytest.mark.parametrize(("line", "word"), [("on", True), ("OFF\n", False), ("1", True), ("0", False),
                                             ("event: RISING EDGE offset: 17", True), ("pressed", True),
+                                            ("event: FALLING EDGE offset: 1 timestamp: [0.000120]", False),
                                             ("released", False), ("hello", None)])  # fmt: skip
 def test_the_switch_lines(line, word):
     assert switch_word(line) is word

@@ -21,6 +21,12 @@ card has taken. Three parties touch it, each with its own part:
   taken yet again and swaps them in, so a cut or an emergency is heard after
   the device's own buffer, not after the lead.
 
+**Live voice** is the one thing not mixed ahead: a live playback's chime is mixed
+like any item, and then the callback itself reads the microphone's drift buffer
+(:mod:`broadcaster.audio.live`) and adds it to the block it hands over, so the
+voice waits only for the device's buffer, not for the lead. Reading the buffer
+takes its lock for a copy of one block.
+
 A real card with nothing to play for ``IDLE_SLEEP_S`` stops its stream; the
 next item starts it again and is placed after a warm-up.
 

@@ -267,7 +267,8 @@ def remove_old_recordings(folder: Path, keep_days: float, now: float) -> int:
 class Microphone:
     """An input stream whose processed blocks go to every card's :class:`DriftBuffer`.
 
-    Opened for a live talk and closed after it, so the device is free between talks.
+    Opened for a live talk and closed after it, so the device is free between talks. The
+    cards' buffers are made before it opens (:meth:`buffer_for`), so none misses the first block.
     """
 
     BLOCK_FRAMES = 240
@@ -297,9 +298,11 @@ class Microphone:
         index = _find_input(sd, self.device)
         try:
             sd.check_input_settings(index, channels=1, samplerate=self.rate_hz, dtype="float32")
-        except (sd.PortAudioError, ValueError):
+        except (sd.PortAudioError, ValueError):  # a microphone fixed at 44.1 kHz: the buffers resample
             self.rate_hz = int(sd.query_devices(index)["default_samplerate"])
             self.processor.rate_hz = self.rate_hz
+            self.buffers = {card: DriftBuffer(self.rate_hz, buffer.out_rate_hz, self.buffer_s)
+                            for card, buffer in self.buffers.items()}  # fmt: skip
         try:
             stream = sd.InputStream(device=index, channels=1, samplerate=self.rate_hz, dtype="float32",
                                     blocksize=self.BLOCK_FRAMES, latency="low",

@@ -191,13 +191,20 @@ class LiveDesk:
             talk.over.wait(SETTLE_S + 1)
 
 
-ON_WORDS = {"on", "1", "start", "press", "pressed", "down", "rising"}
-OFF_WORDS = {"off", "0", "stop", "release", "released", "up", "falling"}
+ON_WORDS = {"on", "start", "press", "pressed", "down", "rising"}
+OFF_WORDS = {"off", "stop", "release", "released", "up", "falling"}
 
 
 def switch_word(line: str) -> bool | None:
-    """True for a line that starts a talk, False for one that ends it, None for other lines."""
-    words = set(re.findall(r"[a-z0-9]+", line.lower()))
+    """True for a line that starts a talk, False for one that ends it, None for other lines.
+
+    A line that is just ``1`` or ``0`` counts too; digits inside a longer line (gpiomon's
+    offsets and timestamps) do not.
+    """
+    text = line.strip().lower()
+    if text in ("1", "0"):
+        return text == "1"
+    words = set(re.findall(r"[a-z]+", text))
     if words & ON_WORDS and not words & OFF_WORDS:
         return True
     if words & OFF_WORDS and not words & ON_WORDS:
