@@ -16,6 +16,7 @@ station's CPU during the talk against before it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sqlite3
 import subprocess
@@ -95,7 +96,13 @@ def main() -> None:
         seconds = args.minutes * 60
         cpu_before, wall_before = cpu_seconds(process.pid), time.monotonic()
         speaking = lab.speak_into_microphone(tone_bursts(seconds, every_s=EVERY_S))
-        speaking.wait(seconds + 60)
+        states = []  # the station's own view of its buffer, every 10 s
+        while speaking.poll() is None:
+            answer = subprocess.run([sys.executable, "-m", "broadcaster", "status", "--json"], cwd=station,
+                                    env=lab.env, capture_output=True, text=True)  # fmt: skip
+            if answer.returncode == 0 and json.loads(answer.stdout).get("live"):
+                states.append((time.monotonic() - wall_before, json.loads(answer.stdout)["live"]))
+            time.sleep(10)
         busy = (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - wall_before)
         talk.stdin.write("\n")
         talk.stdin.flush()
@@ -118,6 +125,14 @@ def main() -> None:
         print(summary("last minute", last))
         print(summary("whole talk", delays))
         print(f"bursts sent {len(sent)}, heard {len(delays)} ({len(sent) - len(delays)} lost)")
+        window = 300.0 if args.minutes > 10 else 60.0
+        for start in np.arange(sent[0], sent[-1], window):
+            part = latencies(sent[(sent >= start) & (sent < start + window)], heard)
+            if len(part):
+                print(summary(f"from {(start - sent[0]) / 60:.0f} min", part))
+        for at, state in states[:: max(1, len(states) // 8)]:
+            print(f"  at {at / 60:5.1f} min the station's buffer: {state['buffer_ms']} ms,"
+                  f" speed {state['speed']}, holes {state['holes']}, trims {state['trims']}")  # fmt: skip
         print(f"play row: outcome {row[0]}, dropouts {row[1]} ({row[2]} ms)")
         print(f"station CPU: idle {idle * 100:.1f} % of a core, during the talk {busy * 100:.1f} %")
         print(ending.strip().splitlines()[-1])

@@ -18,6 +18,8 @@ WORDS = {
     "background": N_("background"),
 }  # fmt: skip
 """Outcomes, triggers and priorities as the play log stores them."""
+TALK_STATES = {"waiting": N_("waiting"), "chime": N_("chime"), "on air": N_("ON AIR"), "over": N_("over")}
+"""Where a live talk is on each zone (``live`` and ``status`` show them)."""
 REASONS = [(re.compile(pattern), template) for pattern, template in (
     (r"quiet hours", N_("quiet hours")),
     (r"the station stopped", N_("the station stopped")),

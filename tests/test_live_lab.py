@@ -124,7 +124,7 @@ def test_a_voice_into_the_microphone_is_heard_on_its_zone_only(audio_lab, statio
     [row] = rows(station)
     assert row[:6] == ("live", "a", "live", "completed", "", "村支书")
     exported = cli(station, audio_lab.env, "log", "--format", "csv").stdout
-    assert ",live,村支书,a,live,completed," in exported  # the title of a live voice: who spoke
+    assert ',"live","村支书","a",live,completed,' in exported  # the title of a live voice: who spoke
     recordings = list((station / "data" / "live").glob("*.wav"))
     assert len(recordings) == 1 and "村支书" in recordings[0].name  # what went out is kept as evidence
 
@@ -170,8 +170,10 @@ def test_a_second_talk_is_refused_while_one_is_on(audio_lab, station):
     talk = Talk(station, audio_lab.env, "--zone", "a", "--by", "first")
     talk.wait_for("live:")
     second = cli(station, audio_lab.env, "live", "--zone", "b")
+    status = cli(station, audio_lab.env, "status")
     talk.end()
     assert second.returncode == 1 and "already on (started by first)" in second.stderr
+    assert "live voice by first for " in status.stdout  # status shows the talk and its holes
 
 
 def test_a_talk_whose_terminal_dies_ends(audio_lab, station):

@@ -15,9 +15,9 @@ import threading
 
 from broadcaster.cli.station import _control_root
 from broadcaster.errors import BroadcasterError
-from broadcaster.i18n import N_, _
+from broadcaster.i18n import _
+from broadcaster.playwords import TALK_STATES
 
-STATES = {"waiting": N_("waiting"), "chime": N_("chime"), "on air": N_("ON AIR"), "over": N_("over")}
 TALK_KEYS = (" ", "\n", "\r")
 
 
@@ -25,7 +25,7 @@ def _line(zones: dict[str, str]) -> str:
     by_state: dict[str, list[str]] = {}
     for zone, state in zones.items():
         by_state.setdefault(state, []).append(zone)
-    return "  ".join(f"{_(STATES.get(state, state))}: {', '.join(names)}"
+    return "  ".join(f"{_(TALK_STATES.get(state, state))}: {', '.join(names)}"
                      for state, names in by_state.items())  # fmt: skip
 
 

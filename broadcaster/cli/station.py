@@ -82,6 +82,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         if zone.get("dropouts"):
             line += "  " + _("({count} dropout(s) in this play)").format(count=zone["dropouts"])
         print(line)
+    live = answer.get("live")
+    if live:
+        from broadcaster.playwords import TALK_STATES
+
+        zones = ", ".join(f"{zone} {_(TALK_STATES.get(state, state))}"
+                          for zone, state in live["zones"].items())  # fmt: skip
+        print(_("live voice by {name} for {seconds} s: {zones} ({holes} hole(s))").format(
+            name=live["by"] or "-", seconds=live["seconds"], zones=zones, holes=live["holes"]))  # fmt: skip
     for card, state in (answer.get("cards") or {}).items():
         if "dropouts" in state:
             text = _("sound card {card}: {count} dropout(s) since start")

@@ -166,6 +166,22 @@ class LiveDesk:
         threading.Thread(target=self._watch, args=(talk,), name="live-watch", daemon=True).start()
         return talk
 
+    def state(self) -> dict[str, object] | None:
+        """The talk on the air (for ``status``): who, where, and how its buffers keep up."""
+        talk = self.talk
+        if talk is None:
+            return None
+        buffers = talk.microphone.buffers
+        return {
+            "by": talk.item.started_by,
+            "zones": talk.zone_states(),
+            "seconds": round(time.monotonic() - talk.started, 1),
+            "buffer_ms": {card: round(b.depth_s * 1000, 1) for card, b in buffers.items()},
+            "speed": {card: round(b.speed, 5) for card, b in buffers.items()},
+            "holes": sum(b.underruns for b in buffers.values()) + talk.microphone.overflows,
+            "trims": sum(b.trims for b in buffers.values()),
+        }
+
     def _watch(self, talk: Talk) -> None:
         while not talk.ended.wait(0.05):
             talk.watch()

@@ -309,6 +309,7 @@ class Daemon:
             "cards": cards,
             "cache": {"rendered": len(self.items), "announcements": len(self.content.announcements)},
             "clock_steps": self.scheduler.clock_steps,
+            "live": self.live.state(),
         }
 
     # --- life cycle -------------------------------------------------------------------------------
