@@ -92,6 +92,34 @@ class LiveSettings:
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    """The town's MQTT broker, and who this station (or console) is on it."""
+
+    broker: str
+    """``mqtt://host[:1883]`` or ``mqtts://host[:8883]``."""
+    id: str
+    town: str = ""
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    geocodes: tuple[str, ...] = ()
+    """The area codes this station serves (CAP alerts for other areas are not aired)."""
+    language: str = "mandarin"
+    """The language CAP alerts are read in."""
+    session_expiry_s: float = 7 * 86400.0
+    """How long the broker keeps messages for this station while it is offline."""
+
+    @property
+    def host_port_tls(self) -> tuple[str, int, bool]:
+        scheme, _sep, rest = self.broker.partition("://")
+        host, _colon, port = rest.rstrip("/").rpartition(":") if ":" in rest else (rest.rstrip("/"), "", "")
+        tls = scheme == "mqtts"
+        return host or rest, int(port) if port.isdigit() else (8883 if tls else 1883), tls
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated station settings. ``root`` is the folder holding the content."""
 
@@ -115,6 +143,8 @@ class Config:
     output_buffer_s: float = 0.1
     """The sound device's own buffer: what a cut or an emergency waits for."""
     live: LiveSettings = field(default_factory=LiveSettings)
+    fleet: FleetSettings | None = None
+    """The town's broker; None for a station on its own."""
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -127,7 +157,7 @@ class Config:
 
 _KEYS = (
     "station", "timezone", "ui_language", "zones", "quiet_hours", "speech", "chime",
-    "loudness", "play_log", "cache_dir", "lexicon", "output_lead", "output_buffer", "live",
+    "loudness", "play_log", "cache_dir", "lexicon", "output_lead", "output_buffer", "live", "fleet",
 )  # fmt: skip
 
 
@@ -385,6 +415,56 @@ def _live(fields: Fields, problems: Problems, zones: dict[str, Zone]) -> LiveSet
     )
 
 
+_FLEET_KEYS = ("broker", "id", "town", "username", "password", "password_file", "ca_file", "cert_file",
+               "key_file", "geocodes", "language", "session_expiry")  # fmt: skip
+_FLEET_NAME = re.compile(r"^[A-Za-z0-9][\w-]{0,63}$")
+
+
+def parse_broker(text: str) -> str:
+    value = text.strip()
+    if re.fullmatch(r"mqtts?://[^/\s:]+(:\d{1,5})?/?", value):
+        return value
+    raise FieldError(Msg.of("'{value}' is not a broker address", value=text),
+                     Msg.of("write it like mqtt://broker.example:1883 or mqtts://broker.example:8883"))
+
+
+def parse_fleet_name(text: str) -> str:
+    value = text.strip()
+    if _FLEET_NAME.match(value):
+        return value
+    raise FieldError(Msg.of("'{value}' cannot name a station or town on the broker", value=text),
+                     Msg.of("use letters, digits, - and _, like shangxi-cun"))
+
+
+def _fleet(fields: Fields, problems: Problems, root: Path) -> FleetSettings | None:
+    node = fields.values.get("fleet")
+    if node is None:
+        return None
+    f = Fields(node, fields.path, problems, _FLEET_KEYS, Msg.of("fleet settings"))
+    broker = f.scalar("broker", parse_broker, "", required=True)
+    ident = f.scalar("id", parse_fleet_name, "", required=True)
+    password = f.text("password")
+    password_file = f.text("password_file")
+    if password_file and not password:
+        try:
+            password = (root / password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            f.error(f.values["password_file"], Msg.of("cannot read {path}: {reason}", path=password_file,
+                                                       reason=exc.strerror or str(exc)))  # fmt: skip
+
+    def path(key: str) -> Path | None:
+        text = f.text(key)
+        return root / text if text else None
+
+    return FleetSettings(
+        broker=broker, id=ident, town=f.scalar("town", parse_fleet_name, ""), username=f.text("username"),
+        password=password, ca_file=path("ca_file"), cert_file=path("cert_file"), key_file=path("key_file"),
+        geocodes=tuple(item.value.strip() for item in f.scalars("geocodes")),
+        language=f.scalar("language", parse_language, Language.MANDARIN).value,
+        session_expiry_s=f.scalar("session_expiry", parse_duration, FleetSettings.session_expiry_s),
+    )
+
+
 def load_config(path: Path | None, problems: Problems, root: Path | None = None) -> Config:
     """Read ``path`` (or use the defaults when None) into a :class:`Config`."""
     if path is None:
@@ -414,5 +494,6 @@ def load_config(path: Path | None, problems: Problems, root: Path | None = None)
         output_lead_s=f.scalar("output_lead", parse_output_time, base.output_lead_s),
         output_buffer_s=f.scalar("output_buffer", parse_output_time, base.output_buffer_s),
         live=_live(f, problems, zones),
+        fleet=_fleet(f, problems, base.root),
     )
     return config

@@ -504,6 +504,13 @@ class PlayLog:
         return self._db.execute(f"SELECT {select} FROM plays AS p LEFT JOIN temp.titles AS t"
                                 f" ON t.id = p.announcement_id {where} {order}", params)  # fmt: skip
 
+    def after(self, play_id: int, limit: int) -> list[Play]:
+        """The plays after ``play_id``, in id order (the fleet link's receipts)."""
+        with self._lock:
+            query = f"SELECT {', '.join(COLUMNS)} FROM plays WHERE id > ? ORDER BY id LIMIT ?"
+            rows = self._db.execute(query, (play_id, limit)).fetchall()
+        return [Play(*row) for row in rows]
+
     def last_played(self) -> dict[str, str]:
         """Each announcement's last start that reached a loudspeaker, in the station's zone."""
         played = "outcome IN ('completed', 'dropout', 'interrupted')"

@@ -15,8 +15,9 @@ SYSTEM_PACKAGES=(
 )
 
 # With --dev: a browser for the web page's tests (Playwright drives Debian's chromium;
-# it cannot download its own here), and a font that shows Chinese in its screenshots.
-[ "${1:-}" = "--dev" ] && SYSTEM_PACKAGES+=(chromium fonts-wqy-microhei)
+# it cannot download its own here), a font that shows Chinese in its screenshots, and the
+# MQTT broker the fleet tests start on a port of their own.
+[ "${1:-}" = "--dev" ] && SYSTEM_PACKAGES+=(chromium fonts-wqy-microhei mosquitto)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

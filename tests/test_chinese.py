@@ -86,6 +86,8 @@ COMMANDS = [
     ("check", "announcements/nope.yaml"), ("--config", "nope.yaml", "list"),
     ("report", "--day", "2020-13-01"), ("plan", "--start", "tomorrow"), ("log", "--wat"), ("send",),
     ("live",), ("live", "--zone", "village", "--by", "村支书"),
+    ("fleet", "status"), ("fleet", "send", "hotline", "--to", "all"), ("fleet",), ("cap", "nope.xml"),
+    ("fleet", "report", "abc"),
 ]  # fmt: skip
 
 

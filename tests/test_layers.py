@@ -22,7 +22,7 @@ LAYERS = (  # lowest first
     {"pcm", "playlog", "textnorm"},
     {"content", "tts", "audio"},
     {"render", "player"},
-    {"scheduler"},
+    {"scheduler", "fleet"},
     {"daemon"},
     {"web"},
     {"cli"},

@@ -15,6 +15,7 @@ from pathlib import Path
 from broadcaster import __version__, i18n
 from broadcaster.cli.common import describe, print_problems
 from broadcaster.cli.files import cmd_check, cmd_list
+from broadcaster.cli.fleet import add_commands as add_fleet_commands
 from broadcaster.cli.live import cmd_live
 from broadcaster.cli.log import cmd_log, cmd_report
 from broadcaster.cli.sound import cmd_devices, cmd_play
@@ -169,6 +170,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     if only not in CONTROL_COMMANDS:
         _add_commands(commands)
     _add_control_commands(commands)
+    add_fleet_commands(commands)
     return parser
 
 

@@ -90,6 +90,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                           for zone, state in live["zones"].items())  # fmt: skip
         print(_("live voice by {name} for {seconds} s: {zones} ({holes} hole(s))").format(
             name=live["by"] or "-", seconds=live["seconds"], zones=zones, holes=live["holes"]))  # fmt: skip
+    fleet = answer.get("fleet")
+    if fleet:
+        text = _("fleet: {id} on {broker}, connected") if fleet["connected"] else _(
+            "fleet: {id} on {broker}, not connected (the station goes on; it keeps trying)")
+        print(text.format(id=fleet["id"], broker=fleet["broker"]))
     for card, state in (answer.get("cards") or {}).items():
         if "dropouts" in state:
             text = _("sound card {card}: {count} dropout(s) since start")

@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from broadcaster.audio.pulse import SinkWatcher
@@ -37,12 +38,14 @@ from broadcaster.content.load import load_announcement, load_content
 from broadcaster.content.models import Announcement, Content, Loop
 from broadcaster.content.models import Priority as AnnouncementPriority
 from broadcaster.daemon.control import call, socket_path
+from broadcaster.daemon.fleet import FleetOrders
 from broadcaster.daemon.live import LiveDesk, LiveSwitch
 from broadcaster.daemon.reload import content_signature, merge_last_good
 from broadcaster.daemon.rendering import RenderPool
 from broadcaster.daemon.server import _ControlServer
 from broadcaster.daemon.systemd import notify
 from broadcaster.errors import BroadcasterError
+from broadcaster.fleet.link import FleetLink
 from broadcaster.i18n import _
 from broadcaster.player.station import Priority, Request, Station
 from broadcaster.player.zones import Item, Outputs, Player
@@ -77,6 +80,16 @@ class AlreadyRunningError(BroadcasterError):
 
 
 PRIVATE_UMASK = 0o027
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("broadcaster")
+    except PackageNotFoundError:
+        return ""
 
 
 def _keep_private(path: Path) -> None:
@@ -142,6 +155,7 @@ class Daemon:
         self.reload_requested = threading.Event()
         self._reload_lock = threading.Lock()
         self.started_at = time.monotonic()
+        self.fleet: FleetLink | None = None
 
     def clock(self) -> dt.datetime:
         assert self.content is not None
@@ -229,7 +243,7 @@ class Daemon:
                                             f"{occurrence.playlist}#{occurrence.slot + 1}"))  # fmt: skip
 
     def send(self, name: str, zones: list[str] | None, priority: str,
-             progress: Callable[[str], None] = lambda text: None) -> dict[str, object]:
+             progress: Callable[[str], None] = lambda text: None, by: str = "") -> dict[str, object]:
         """Play an announcement now (the control socket's ``send``).
 
         A rendered announcement is handed to the station at once; one that is not
@@ -258,11 +272,17 @@ class Daemon:
                 message = _("cannot render {id}: {reason}")
                 raise BroadcasterError(message.format(id=announcement.id, reason=result))
             item = result
+        if by:
+            item = replace(item, started_by=by)  # in the play rows: who asked (the town's message)
         requested = self.clock()
         trigger = "emergency" if level is Priority.EMERGENCY else "manual"
         for zone in targets:
             self.station.submit(Request((item,), zone, level, trigger, requested, announcement.id))
         return {"sent": announcement.id, "zones": targets, "priority": level.name.lower()}
+
+    def cap(self, xml: str) -> dict[str, object]:
+        """A CAP alert handed to the station by ``broadcaster cap`` (the fleet's go through its link)."""
+        return FleetOrders(self).cap(xml.encode(), by="cap")
 
     def _stale(self, announcement: Announcement) -> bool:
         """A file sent by path that differs from the station's version of the same id."""
@@ -310,6 +330,8 @@ class Daemon:
             "cache": {"rendered": len(self.items), "announcements": len(self.content.announcements)},
             "clock_steps": self.scheduler.clock_steps,
             "live": self.live.state(),
+            "fleet": ({"broker": self.fleet.settings.broker, "id": self.fleet.settings.id,
+                       "connected": self.fleet.connected.is_set()} if self.fleet else None),  # fmt: skip
         }
 
     # --- life cycle -------------------------------------------------------------------------------
@@ -347,6 +369,11 @@ class Daemon:
             started.append(self.scheduler.shutdown)
             server = _ControlServer(socket_path(config.root), self)
             started.append(server.close)
+            if config.fleet is not None:
+                self.fleet = FleetLink(config.fleet, FleetOrders(self), self.log.path,
+                                       config.resolve(Path("data") / "fleet.sqlite"), self.clock,
+                                       version()).start()  # fmt: skip
+                started.append(self.fleet.stop)
             self._signals()
             threading.Thread(target=self._watch, name="file-watcher", daemon=True).start()
             notify("READY=1")

@@ -49,6 +49,8 @@ class _Handler(socketserver.StreamRequestHandler):
         zones = request.get("zones") or None
         if command == "status":
             return daemon.status()
+        if command == "cap":
+            return daemon.cap(str(request["xml"]))
         if command == "live":
             return self._live(daemon, zones, request)
         if command == "send":

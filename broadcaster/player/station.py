@@ -175,6 +175,26 @@ class ZoneControl:
             if play.item is item:
                 play.playback.end()
 
+    def drop(self, announcements: set[str], reason: str) -> None:
+        """Those announcements no longer play here: stopped if they play, logged missed if they wait."""
+        waiting = [r for r in self._queue if any(i.announcement_id in announcements for i in r.items)]
+        self._queue = [r for r in self._queue if r not in waiting]
+        for request in waiting:
+            self._miss(request, reason)
+        current = self._current
+        if current is not None and current.play.item.announcement_id in announcements:
+            self.stop_all_current(reason)
+
+    def stop_all_current(self, reason: str) -> None:
+        """Stop what plays and the rest of its request (logged missed); what waits stays."""
+        current = self._current
+        if current is not None and not current.stopped:
+            current.stopped = True
+            for play in self._open:
+                play.stop(reason)
+            rest = current.request.items[current.index + 1 :]
+            self._miss(replace(current.request, items=rest), reason)
+
     def skip(self) -> bool:
         if self._current is None:
             return False
@@ -186,13 +206,7 @@ class ZoneControl:
         dropped, self._queue = self._queue, []
         for request in dropped:
             self._miss(request, reason)
-        current = self._current
-        if current is not None and not current.stopped:
-            current.stopped = True
-            for play in self._open:
-                play.stop(reason)
-            rest = current.request.items[current.index + 1 :]
-            self._miss(replace(current.request, items=rest), reason)
+        self.stop_all_current(reason)
 
     @property
     def settled(self) -> bool:
@@ -421,6 +435,15 @@ class Station:
             return zones
 
         return self._ask(stop)
+
+    def drop(self, announcements: list[str], reason: str) -> None:
+        """Announcements withdrawn (a cancelled alert): stopped where they play, missed where they wait."""
+
+        def drop() -> None:
+            for zone in self.zones.values():
+                zone.drop(set(announcements), reason)
+
+        self._ask(drop)
 
     def end_live(self, item: LiveItem, reason: str) -> None:
         """The speaker is done (or gone): ``item`` ends on every zone, or never starts."""

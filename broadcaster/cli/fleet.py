@@ -1,0 +1,206 @@
+"""``broadcaster fleet …`` (the town's console) and ``broadcaster cap`` (an alert to this station)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from broadcaster.cli.common import print_problems, print_table, station_config
+from broadcaster.errors import BroadcasterError, ContentError
+from broadcaster.i18n import N_, _
+
+CONSOLE_DB = Path("data") / "fleet-console.sqlite"
+STATES = {"online": N_("online"), "offline": N_("offline"), "aired": N_("aired"), "failed": N_("failed"),
+          "refused": N_("refused"), "not aired": N_("not aired"), "taken": N_("taken, not played yet"),
+          "pending": N_("pending")}  # fmt: skip
+"""A station's presence, and what became of a message there."""
+
+
+def _console(args: argparse.Namespace):
+    from broadcaster.fleet.store import ConsoleStore
+
+    config = station_config(args)
+    if config.fleet is None:
+        message = _("config.yaml has no 'fleet:' section: the console needs the broker's address")
+        raise BroadcasterError(message)
+    return config, config.fleet, ConsoleStore(config.resolve(CONSOLE_DB))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise BroadcasterError(_("{path}: no such file or folder").format(path=path)) from exc
+    except OSError as exc:
+        message = _("cannot read {path}: {reason}")
+        raise BroadcasterError(message.format(path=path, reason=exc.strerror or exc)) from exc
+
+
+def _checked(path: Path, kind: str, root: Path) -> str:
+    """The file's text, once it passes the same checks as on a station (errors with line and column)."""
+    from broadcaster.content.load import load_announcement, load_playlist
+    from broadcaster.schema.problems import Problems
+
+    problems = Problems()
+    if kind == "playlist":
+        load_playlist(path, problems)
+    else:
+        load_announcement(path, root, problems)
+    if problems.has_errors:
+        print_problems(list(problems))
+        raise ContentError([p for p in problems if p.is_error])
+    return _read(path).decode("utf-8-sig")
+
+
+def cmd_fleet_send(args: argparse.Namespace) -> int:
+    from broadcaster.fleet import console
+    from broadcaster.fleet.messages import Message
+
+    config, fleet, store = _console(args)
+    until = dt.datetime.fromisoformat(args.until).astimezone(dt.UTC) if args.until else None
+    path = Path(args.what)
+    zones = args.zone or None
+    if path.suffix == ".xml":
+        from broadcaster.fleet.cap import read_alert
+
+        data = _read(path)
+        read_alert(data)  # refused here with the schema's reason, not at every station
+        message = Message.new("cap", fleet.id, {"xml": data.decode("utf-8")}, until)
+    elif path.suffix in (".yaml", ".yml"):
+        kind = "playlist" if path.resolve().parent.name == "playlists" else "announcement"
+        text = _checked(path, kind, config.root)
+        if kind == "playlist":
+            message = Message.new("playlist", fleet.id, {"name": path.stem, "yaml": text}, until)
+        else:
+            body = {"name": path.stem, "yaml": text, "priority": args.priority, "zones": zones}
+            message = Message.new("send", fleet.id, body, until)
+    else:
+        body = {"announcement": args.what, "priority": args.priority, "zones": zones}
+        message = Message.new("send", fleet.id, body, until)
+    topics = console.send(fleet, store, message, args.to)
+    _sent(message.kind, message.id, topics)
+    return 0
+
+
+def _sent(kind: str, ident: str, topics: list[str]) -> None:
+    print(_("sent {kind} {id} to {topics}").format(kind=kind, id=ident, topics=", ".join(topics)))
+
+
+def cmd_fleet_stop(args: argparse.Namespace) -> int:
+    from broadcaster.fleet import console
+    from broadcaster.fleet.messages import Message
+
+    _config, fleet, store = _console(args)
+    message = Message.new("stop", fleet.id, {"zones": args.zone or None})
+    _sent(message.kind, message.id, console.send(fleet, store, message, args.to))
+    return 0
+
+
+def cmd_fleet_status(args: argparse.Namespace) -> int:
+    from broadcaster.fleet import console
+
+    _config, fleet, store = _console(args)
+    console.collect(fleet, store)
+    rows = [(_("station"), _("town"), _("state"), _("playing"), _("errors"), _("since"))]
+    rows += [(line.station, line.town, _(STATES.get(line.state, line.state)), line.playing or "-",
+              str(line.errors), line.at[:19])
+             for line in console.status(store)]  # fmt: skip
+    print_table(rows)
+    return 0
+
+
+def cmd_fleet_report(args: argparse.Namespace) -> int:
+    from broadcaster.fleet import console
+
+    _config, fleet, store = _console(args)
+    console.collect(fleet, store)
+    title, lines = console.report(store, args.message)
+    print(title)
+    rows = [(_("station"), _("state"), _("when"), _("detail"))]
+    from broadcaster.playwords import reason_text
+
+    rows += [(line.station, _(STATES.get(line.state, line.state)), line.at[:19], reason_text(line.detail))
+             for line in lines]  # fmt: skip
+    print_table(rows)
+    states = [line.state for line in lines]
+    print(_("{aired} of {total} aired, {pending} pending, {failed} failed or refused").format(
+        aired=states.count("aired"), total=len(states),
+        pending=states.count("pending") + states.count("taken"),
+        failed=sum(s in ("failed", "refused") for s in states)))  # fmt: skip
+    return 0
+
+
+def cmd_fleet_acl(args: argparse.Namespace) -> int:
+    from broadcaster.fleet.acl import acl_text
+    from broadcaster.fleet.messages import check_name
+    from broadcaster.schema.problems import Problems
+    from broadcaster.schema.yamlfile import Map, Seq, read
+
+    problems = Problems()
+    node = read(args.file, problems)
+    towns: dict[str, list[str]] = {}
+    consoles: list[str] = []
+    if isinstance(node, Map):
+        for key, value in node.items:
+            items = [getattr(item, "value", "") for item in value.items] if isinstance(value, Seq) else []
+            if key.value == "consoles":
+                consoles = [check_name(item, "console") for item in items]
+            else:
+                towns[check_name(key.value, "town")] = [check_name(item, "station") for item in items]
+    if problems.has_errors or not isinstance(node, Map):
+        print_problems(list(problems))
+        raise BroadcasterError(_("write the towns as 'town: [station, station]' and 'consoles: [name]'"))
+    print(acl_text(towns, consoles))
+    return 0
+
+
+def cmd_cap(args: argparse.Namespace) -> int:
+    from broadcaster.cli.station import _control
+    from broadcaster.fleet.cap import read_alert
+
+    data = _read(args.file)
+    read_alert(data)  # the schema's complaint, with its line, before the station is asked
+    answer = _control(args, {"command": "cap", "xml": data.decode("utf-8")}, timeout=120.0)
+    if answer.get("aired"):
+        zones = ", ".join(answer["zones"])
+        print(_("aired as {id} on {zones}").format(id=answer["announcement"], zones=zones))
+    else:
+        from broadcaster.playwords import reason_text
+
+        print(_("not aired: {reason}").format(reason=reason_text(str(answer.get("reason", "")))))
+    if answer.get("stopped"):
+        print(_("stopped: {ids}").format(ids=", ".join(answer["stopped"])))
+    return 0
+
+
+def add_commands(commands) -> None:
+    fleet = commands.add_parser("fleet", help=_("the town's console: send to stations, see what they aired"))
+    sub = fleet.add_subparsers(dest="fleet_command", required=True, metavar=_("COMMAND"))
+    send = sub.add_parser("send", help=_("send an announcement, a playlist or a CAP alert to stations"))
+    send.add_argument("what", metavar=_("FILE|ID"),
+                      help=_("an announcement or playlist file, a CAP .xml, or the id of an announcement "
+                             "the stations have"))  # fmt: skip
+    send.add_argument("--to", required=True, help=_("all, town:NAME, or station ids separated by commas"))
+    send.add_argument("--priority", choices=("now", "emergency"), default="now",
+                      help=_("emergency cuts whatever plays, even in quiet hours"))  # fmt: skip
+    send.add_argument("--zone", action="append", help=_("only this zone (again for more)"))
+    send.add_argument("--until", help=_("not played after this time (ISO, like 2026-12-01T18:00+08:00)"))
+    send.set_defaults(func=cmd_fleet_send)
+    stop = sub.add_parser("stop", help=_("stop what plays on stations"))
+    stop.add_argument("--to", required=True, help=_("all, town:NAME, or station ids separated by commas"))
+    stop.add_argument("--zone", action="append", help=_("only this zone (again for more)"))
+    stop.set_defaults(func=cmd_fleet_stop)
+    status = sub.add_parser("status", help=_("which stations are online, what each plays, errors"))
+    status.set_defaults(func=cmd_fleet_status)
+    report = sub.add_parser("report", help=_("for one message: which stations aired it, when, or why not"))
+    report.add_argument("message", metavar=_("ID"),
+                        help=_("the message id 'fleet send' printed (or its start)"))  # fmt: skip
+    report.set_defaults(func=cmd_fleet_report)
+    acl = sub.add_parser("acl", help=_("the broker's access list for a fleet"))
+    acl.add_argument("file", type=Path, metavar=_("FILE"),
+                     help=_("YAML: 'town: [station, …]' and 'consoles: [name]'"))  # fmt: skip
+    acl.set_defaults(func=cmd_fleet_acl)
+    cap = commands.add_parser("cap", help=_("give a CAP 1.2 alert to the running station"))
+    cap.add_argument("file", type=Path, metavar=_("FILE.xml"))
+    cap.set_defaults(func=cmd_cap)

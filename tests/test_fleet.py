@@ -1,0 +1,251 @@
+"""The fleet over a real Mosquitto broker (tests/broker.py): delivery to an offline station, a
+broker restart with queued messages, duplicates, receipts across restarts, the ACL.
+
+The station side is the real :class:`FleetLink` with a stand-in for the daemon (what it
+is asked to do is recorded) and a real play log; tests/test_fleet_station.py runs a
+real station.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from broadcaster.fleet import console
+from broadcaster.fleet.link import FleetLink, connect_properties, mqtt_client
+from broadcaster.fleet.messages import Message, topic_station, topic_up
+from broadcaster.fleet.store import ConsoleStore
+from broadcaster.playlog import PlayLog
+from tests.broker import Broker
+
+TOWNS = {"jiujiang": ["s1", "s2"], "lecong": ["s3"]}
+NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def broker():
+    if not Broker.available():
+        pytest.fail("the fleet tests need mosquitto (scripts/install.sh --dev installs it)")
+    broker = Broker(TOWNS).start()
+    yield broker
+    broker.remove()
+
+
+class Desk:
+    """What the link asks of the station, recorded."""
+
+    def __init__(self) -> None:
+        self.applied: list[Message] = []
+
+    def fleet_apply(self, message: Message) -> dict[str, object]:
+        self.applied.append(message)
+        return {"done": message.kind}
+
+    def fleet_presence(self) -> dict[str, object]:
+        return {"zones": ["square"], "playing": {}, "errors": []}
+
+
+class Station:
+    """A station's link, its play log and its data folder; started and stopped by the test."""
+
+    def __init__(self, broker: Broker, folder: Path, name: str, town: str) -> None:
+        self.broker, self.folder, self.name, self.town = broker, folder / name, name, town
+        self.folder.mkdir(exist_ok=True)
+        self.log = PlayLog(self.folder / "playlog.sqlite")
+        self.desk = Desk()
+        self.link: FleetLink | None = None
+
+    def start(self) -> Station:
+        settings = self.broker.settings(self.name, self.town)
+        self.link = FleetLink(settings, self.desk, self.log.path, self.folder / "fleet.sqlite",
+                              lambda: dt.datetime.now(dt.UTC)).start()  # fmt: skip
+        assert self.link.connected.wait(10), self.broker.log()
+        return self
+
+    def stop(self) -> None:
+        if self.link is not None:
+            self.link.stop()
+            self.link = None
+
+    def play(self, announcement: str, outcome: str = "completed", by: str = "") -> int:
+        row = self.log.start(announcement, "h", "square", "schedule", NOW, NOW, started_by=by)
+        self.log.finish(row, outcome, NOW)
+        return row
+
+
+@pytest.fixture
+def stations(broker, tmp_path):
+    made: list[Station] = []
+
+    def make(name: str, town: str = "jiujiang") -> Station:
+        station = Station(broker, tmp_path, name, town)
+        made.append(station)
+        return station
+
+    yield make
+    for station in made:
+        station.stop()
+        station.log.close()
+
+
+@pytest.fixture
+def desk(broker, tmp_path):
+    """The town's console: its settings and its store."""
+    return broker.settings("console"), ConsoleStore(tmp_path / "console.sqlite")
+
+
+def _send(desk, kind: str, to: str, body: dict, expires: dt.datetime | None = None) -> Message:  # type: ignore[no-untyped-def]
+    settings, store = desk
+    message = Message.new(kind, "town-office", body, expires)
+    console.send(settings, store, message, to)
+    return message
+
+
+def test_a_message_for_an_offline_station_arrives_when_it_is_back(stations, desk):
+    station = stations("s1").start()  # known to the broker: its session and subscriptions are kept
+    station.stop()
+    message = _send(desk, "send", "s1", {"announcement": "hygiene"})
+    station.start()
+    wait_until(lambda: station.desk.applied)
+    assert [m.id for m in station.desk.applied] == [message.id]
+
+
+def test_a_broker_restart_keeps_what_it_queued(broker, stations, desk):
+    station = stations("s1").start()
+    station.stop()
+    message = _send(desk, "send", "town:jiujiang", {"announcement": "hygiene"})
+    broker.stop()
+    broker.start()
+    station.start()
+    wait_until(lambda: station.desk.applied)
+    assert [m.id for m in station.desk.applied] == [message.id]
+
+
+def test_a_message_delivered_twice_is_acted_on_once_and_answered_twice(stations, desk, broker):
+    station = stations("s1").start()
+    acks: list[dict] = []  # type: ignore[type-arg]
+    watcher = _subscriber(broker, "console", topic_up("ack", "s1"),
+                          lambda payload: acks.append(json.loads(payload)))  # fmt: skip
+    message = Message.new("send", "town-office", {"announcement": "hygiene"})
+    for _ in range(2):  # QoS 1 may deliver again; a console may send again
+        console_client = mqtt_client(broker.settings("console"), "again")
+        console_client.connect("127.0.0.1", broker.port, properties=connect_properties(0))
+        console_client.loop_start()
+        console_client.publish(topic_station("s1"), message.to_json(), qos=1).wait_for_publish(5)
+        console_client.disconnect()
+        console_client.loop_stop()
+    wait_until(lambda: len(acks) == 2)
+    watcher.loop_stop()
+    assert len(station.desk.applied) == 1
+    assert acks[0] == acks[1] and acks[0]["accepted"] is True
+
+
+def test_an_expired_message_is_not_played(stations, desk):
+    station = stations("s1").start()
+    station.stop()
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    _send(desk, "send", "s1", {"announcement": "hygiene"}, expires=soon)
+    time.sleep(2.0)
+    station.start()
+    time.sleep(2.0)
+    assert station.desk.applied == []
+
+
+def test_receipts_go_up_once_each_and_none_is_lost_across_restarts(stations, desk):
+    settings, store = desk
+    console.collect(settings, store, quiet_s=0.3)  # the console's session exists from now on
+    station = stations("s1").start()
+    first = [station.play("hygiene") for _ in range(3)]
+    wait_until(lambda: _confirmed(station) == first[-1])
+    station.stop()
+    later = [station.play("masks", "interrupted") for _ in range(2)]  # played while the link was down
+    station.start()
+    wait_until(lambda: _confirmed(station) == later[-1])
+    console.collect(settings, store, quiet_s=0.5)
+    plays = store.execute("SELECT play, body FROM receipts WHERE station = 's1' ORDER BY play")
+    assert [play for play, _body in plays] == first + later
+    assert json.loads(plays[-1][1])["outcome"] == "interrupted"
+
+
+def test_a_receipt_names_the_message_that_asked_for_the_play(stations, desk):
+    settings, store = desk
+    console.collect(settings, store, quiet_s=0.3)
+    station = stations("s2").start()
+    message = _send(desk, "send", "s2", {"announcement": "hygiene"})
+    wait_until(lambda: station.desk.applied)
+    station.play("hygiene", by=f"fleet:{message.id}:town-office")
+    time.sleep(1.5)
+    console.collect(settings, store, quiet_s=0.5)
+    title, lines = console.report(store, message.id[:8])
+    assert [(line.station, line.state) for line in lines] == [("s2", "aired")]
+    assert "hygiene" in title
+
+
+def test_presence_is_retained_and_the_will_says_offline(stations, desk, broker):
+    settings, store = desk
+    station = stations("s3", town="lecong").start()
+    console.collect(settings, store, quiet_s=0.5)
+    lines = console.status(store)
+    assert [(line.station, line.town, line.state) for line in lines] == [("s3", "lecong", "online")]
+    station.stop()  # a clean stop says offline at once
+    console.collect(settings, store, quiet_s=0.5)
+    assert console.status(store)[0].state == "offline"
+
+
+def test_a_station_can_only_publish_its_own_topics_and_read_its_own_and_its_towns(stations, broker):
+    seen: list[str] = []
+    watcher = _subscriber(broker, "console", "bc/#", lambda payload: None, topics=seen)
+    received: list[str] = []
+    forger = _subscriber(broker, "s1", "bc/#", lambda payload: None, topics=received)
+    forger.publish(topic_up("presence", "s2"), b'{"state": "online"}', qos=1).wait_for_publish(5)
+    forger.publish(topic_up("receipt", "s2"), b"{}", qos=1).wait_for_publish(5)
+    forger.publish(topic_station("s3"), b"{}", qos=1).wait_for_publish(5)
+    forger.publish(topic_up("presence", "s1"), b'{"state": "test"}', qos=1).wait_for_publish(5)
+    town_office = _subscriber(broker, "console", "bc/none", lambda payload: None)
+    for topic in ("bc/station/s2", "bc/town/lecong", "bc/station/s1", "bc/town/jiujiang", "bc/all"):
+        town_office.publish(topic, b"{}", qos=1).wait_for_publish(5)
+    time.sleep(1.0)
+    for client in (forger, watcher, town_office):
+        client.disconnect()
+        client.loop_stop()
+    # What s1 wrote under another station's name never reached anyone; its own presence did.
+    assert [t for t in seen if t.startswith(("bc/presence", "bc/receipt", "bc/station/s3"))] == [
+        topic_up("presence", "s1")]
+    # It reads its own, its town's and the county's topics, not another station's or town's.
+    assert sorted(t for t in received if not t.startswith("bc/presence")) == [
+        "bc/all", "bc/station/s1", "bc/town/jiujiang"]
+
+
+def _confirmed(station: Station) -> int:
+    """The play id up to which the broker has confirmed the station's receipts."""
+    return int(station.link.store.get("receipts_until", "0")) if station.link is not None else -1
+
+
+def _subscriber(broker, user: str, topic: str, on_payload, topics: list[str] | None = None):  # type: ignore[no-untyped-def]
+    client = mqtt_client(broker.settings(user), f"{user}-watch-{time.monotonic_ns()}")
+    ready = threading.Event()
+
+    def on_message(client, userdata, message) -> None:  # type: ignore[no-untyped-def]
+        if topics is not None:
+            topics.append(message.topic)
+        on_payload(message.payload)
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *args: ready.set()
+    client.on_connect = lambda client, *args: client.subscribe(topic, 1)
+    client.connect("127.0.0.1", broker.port, properties=connect_properties(0))
+    client.loop_start()
+    ready.wait(10)
+    return client

@@ -1,0 +1,140 @@
+"""A real station on the audio lab, linked to a real broker, and the town's console as a person uses it:
+``fleet send`` (an emergency, a CAP alert and its Cancel), ``fleet status``, ``fleet report``."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.broker import PASSWORD, Broker
+from tests.test_cap import alert, info
+
+pytestmark = pytest.mark.audio
+
+
+def cli(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def rows(station: Path) -> list[tuple]:  # type: ignore[type-arg]
+    with sqlite3.connect(station / "data" / "playlog.sqlite") as db:
+        return db.execute("SELECT announcement_id, trigger, outcome, reason, started_by FROM plays"
+                          " ORDER BY id").fetchall()  # fmt: skip
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def fleet_yaml(broker: Broker, user: str, extra: str = "") -> str:
+    return (f"fleet:\n  broker: mqtt://127.0.0.1:{broker.port}\n  id: {user}\n  username: {user}\n"
+            f"  password: {PASSWORD.format(user=user)}\n{extra}")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def town(audio_lab, tmp_path_factory):
+    if not Broker.available():
+        pytest.fail("the fleet tests need mosquitto (scripts/install.sh --dev installs it)")
+    broker = Broker({"jiujiang": ["s1"]}, consoles=("office",)).start()
+    station = tmp_path_factory.mktemp("s1")
+    for sub in ("announcements", "playlists"):
+        (station / sub).mkdir()
+    (station / "config.yaml").write_text(
+        "timezone: Asia/Shanghai\nzones:\n  a: {device: zone_a}\n"
+        + fleet_yaml(broker, "s1", "  town: jiujiang\n  geocodes: [440605]\n  language: mandarin\n"),
+        encoding="utf-8")  # fmt: skip
+    (station / "announcements" / "hygiene.yaml").write_text("language: mandarin\ntext: 勤洗手。\n",
+                                                             encoding="utf-8")  # fmt: skip
+    office = tmp_path_factory.mktemp("office")
+    (office / "announcements").mkdir()
+    (office / "config.yaml").write_text(fleet_yaml(broker, "office"), encoding="utf-8")
+    (office / "announcements" / "flood.yaml").write_text(
+        "title: 防汛紧急通知\nlanguage: mandarin\nchime: no\n"
+        "text: 各位村民请注意，河水上涨，请立即转移到高处。\n",
+        encoding="utf-8")  # fmt: skip
+    cli(office, audio_lab.env, "fleet", "status")  # the console's session exists before anything is sent
+    output = (station / "daemon.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "broadcaster", "run"], cwd=station, env=audio_lab.env,
+                               stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
+    wait_for(lambda: "Fleet link connected" in (station / "daemon.log").read_text())
+    yield {"broker": broker, "station": station, "office": office, "env": audio_lab.env}
+    process.terminate()
+    process.wait(20)
+    output.close()
+    broker.remove()
+
+
+def _report(town, message: str) -> str:  # type: ignore[no-untyped-def]
+    result = cli(town["office"], town["env"], "fleet", "report", message)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_console_sees_the_station_online(town):
+    status = cli(town["office"], town["env"], "fleet", "status")
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"s1\s+jiujiang\s+online", status.stdout)
+    own = cli(town["station"], town["env"], "status")
+    assert f"fleet: s1 on mqtt://127.0.0.1:{town['broker'].port}, connected" in own.stdout
+
+
+def test_an_emergency_from_the_town_airs_and_the_report_says_so(town, audio_lab):
+    recording = audio_lab.record("zone_a")
+    sent = cli(town["office"], town["env"], "fleet", "send", "announcements/flood.yaml",
+               "--to", "town:jiujiang", "--priority", "emergency")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    message = re.search(r"sent send (\w+)", sent.stdout)[1]  # type: ignore[index]
+    wait_for(lambda: any(r[0] == "flood" and r[2] == "completed" for r in rows(town["station"])))
+    heard = recording.stop()
+    assert (heard**2).mean() > 1e-4  # it was heard on the zone
+    flood = next(r for r in rows(town["station"]) if r[0] == "flood")
+    assert flood[1] == "emergency" and flood[4] == f"fleet:{message}:office"
+    written = (town["station"] / "announcements" / "flood.yaml").read_text(encoding="utf-8")
+    assert written.startswith(f"# written by the fleet link: {message} from office")
+    wait_for(lambda: "1 of 1 aired" in _report(town, message[:8]), timeout=30)
+
+
+def test_the_stations_own_file_is_not_replaced_from_the_town(town):
+    (town["office"] / "announcements" / "hygiene.yaml").write_text("language: mandarin\ntext: 别的内容。\n",
+                                                                    encoding="utf-8")  # fmt: skip
+    sent = cli(town["office"], town["env"], "fleet", "send", "announcements/hygiene.yaml", "--to", "s1")
+    message = re.search(r"sent send (\w+)", sent.stdout)[1]  # type: ignore[index]
+    wait_for(lambda: "refused" in _report(town, message), timeout=30)
+    assert "the station's own file" in _report(town, message)
+    assert "勤洗手" in (town["station"] / "announcements" / "hygiene.yaml").read_text(encoding="utf-8")
+
+
+def test_a_cap_alert_airs_and_its_cancel_stops_it(town):
+    long_instruction = "请立即转移到安全地带，" * 12
+    first = town["office"] / "alert.xml"
+    first.write_bytes(alert("GD-FS-9", infos=info("zh-CN", "暴雨红色预警", long_instruction)))
+    sent = cli(town["office"], town["env"], "fleet", "send", str(first), "--to", "all")
+    assert sent.returncode == 0, sent.stderr
+    wait_for(lambda: any(r[0].startswith("cap-GD-FS-9") and r[2] == "playing" for r in rows(town["station"])))
+    cancel = town["office"] / "cancel.xml"
+    first_ref = "foshan-weather@example.cn,GD-FS-9,2026-11-30T16:00:00+08:00"
+    cancel.write_bytes(alert("GD-FS-10", msg_type="Cancel", references=first_ref))
+    assert cli(town["office"], town["env"], "fleet", "send", str(cancel), "--to", "s1").returncode == 0
+    wait_for(lambda: any(r[0].startswith("cap-GD-FS-9") and r[2] == "interrupted"
+                         for r in rows(town["station"])))  # fmt: skip
+    cut = next(r for r in rows(town["station"]) if r[0].startswith("cap-GD-FS-9"))
+    assert cut[1:4] == ("emergency", "interrupted", "replaced or cancelled by CAP GD-FS-10")
+    assert not any(r[0].startswith("cap-GD-FS-10") for r in rows(town["station"]))  # a Cancel is not aired
+
+
+def test_a_test_alert_given_to_the_station_is_not_aired(town):
+    path = town["office"] / "test.xml"
+    path.write_bytes(alert("GD-FS-11", status="Test"))
+    result = cli(town["station"], town["env"], "cap", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "not aired: status Test: not aired to the public" in result.stdout
