@@ -27,7 +27,7 @@ TOWNS = {"jiujiang": ["s1", "s2"], "lecong": ["s3"]}
 NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
 
 
-def wait_until(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+def wait_until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
@@ -186,8 +186,12 @@ def test_a_receipt_names_the_message_that_asked_for_the_play(stations, desk):
     message = _send(desk, "send", "s2", {"announcement": "hygiene"})
     wait_until(lambda: station.desk.applied)
     station.play("hygiene", by=f"fleet:{message.id}:town-office")
-    time.sleep(1.5)
-    console.collect(settings, store, quiet_s=0.5)
+
+    def aired() -> bool:
+        console.collect(settings, store, quiet_s=0.3)
+        return any(line.state == "aired" for line in console.report(store, message.id[:8])[1])
+
+    wait_until(aired)
     title, lines = console.report(store, message.id[:8])
     assert [(line.station, line.state) for line in lines] == [("s2", "aired")]
     assert "hygiene" in title
@@ -249,3 +253,35 @@ def _subscriber(broker, user: str, topic: str, on_payload, topics: list[str] | N
     client.loop_start()
     ready.wait(10)
     return client
+
+
+def test_a_message_that_arrived_just_before_a_crash_is_acted_on_after_the_restart(stations):
+    station = stations("s1")
+    from broadcaster.fleet.store import StationStore
+
+    message = Message.new("send", "town-office", {"announcement": "hygiene"})
+    inbox = StationStore(station.folder / "fleet.sqlite")  # on disk, acknowledged, not yet acted on
+    inbox.receive(message.id, message.kind, message.sender, NOW.isoformat(), message.to_json())
+    inbox.close()
+    station.start()
+    wait_until(lambda: station.desk.applied)
+    assert [m.id for m in station.desk.applied] == [message.id]
+
+
+def test_a_station_that_drops_off_is_shown_offline_by_its_last_will(stations, desk):
+    settings, store = desk
+    station = stations("s2").start()
+    console.collect(settings, store, quiet_s=0.5)
+    assert console.status(store)[0].state == "online"
+    link = station.link
+    assert link is not None
+    link.client.loop_stop()  # the station's network goes away: no goodbye
+    link.client.socket().close()
+    time.sleep(2.0)
+    console.collect(settings, store, quiet_s=0.5)
+    assert console.status(store)[0].state == "online"  # a short drop does not flap
+    wait_until(lambda: console.collect(settings, store, quiet_s=0.3) >= 0
+               and console.status(store)[0].state == "offline", timeout=40)  # fmt: skip
+    station.link = None
+    link.log.close()
+    link.store.close()

@@ -132,6 +132,43 @@ def test_a_cap_alert_airs_and_its_cancel_stops_it(town):
     assert not any(r[0].startswith("cap-GD-FS-10") for r in rows(town["station"]))  # a Cancel is not aired
 
 
+def test_a_broken_file_is_refused_at_the_console_with_its_line(town):
+    bad = town["office"] / "announcements" / "bad.yaml"
+    bad.write_text("language: mandarin\npriority: urgent\ntext: 通知。\n", encoding="utf-8")
+    sent = cli(town["office"], town["env"], "fleet", "send", "announcements/bad.yaml", "--to", "s1")
+    assert sent.returncode == 1 and "bad.yaml:2:" in sent.stdout + sent.stderr
+
+
+def test_a_broken_file_sent_anyway_is_refused_by_the_station_with_its_line(town):
+    from broadcaster.config import load_config
+    from broadcaster.fleet import console
+    from broadcaster.fleet.messages import Message
+    from broadcaster.fleet.store import ConsoleStore
+    from broadcaster.schema.problems import Problems
+
+    settings = load_config(town["office"] / "config.yaml", Problems()).fleet
+    store = ConsoleStore(town["office"] / "data" / "fleet-console.sqlite")
+    body = {"name": "broken", "yaml": "language: mandarin\npriority: urgent\ntext: 通知。\n"}
+    message = Message.new("announcement", "office", body)
+    console.send(settings, store, message, "s1")
+    store.close()
+    wait_for(lambda: "refused" in _report(town, message.id), timeout=30)
+    assert "broken.yaml:3:" in _report(town, message.id)  # line 1 is the fleet's mark
+    assert not (town["station"] / "announcements" / "broken.yaml").exists()
+
+
+def test_a_playlist_from_the_town_is_written_and_a_stop_is_taken(town):
+    (town["office"] / "playlists").mkdir(exist_ok=True)
+    (town["office"] / "playlists" / "town-evening.yaml").write_text(
+        "slots:\n  - at: 23:59\n    play: hygiene\n", encoding="utf-8")  # fmt: skip
+    sent = cli(town["office"], town["env"], "fleet", "send", "playlists/town-evening.yaml", "--to", "s1")
+    assert sent.returncode == 0, sent.stderr
+    wait_for(lambda: (town["station"] / "playlists" / "town-evening.yaml").exists(), timeout=30)
+    stop = cli(town["office"], town["env"], "fleet", "stop", "--to", "s1")
+    message = re.search(r"sent stop (\w+)", stop.stdout)[1]  # type: ignore[index]
+    wait_for(lambda: "taken" in _report(town, message), timeout=30)
+
+
 def test_a_test_alert_given_to_the_station_is_not_aired(town):
     path = town["office"] / "test.xml"
     path.write_bytes(alert("GD-FS-11", status="Test"))
