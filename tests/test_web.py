@@ -169,6 +169,20 @@ def test_the_log_page_draws_plays_per_day_and_offers_the_csv(client, station):
     assert "登录" in client.get("/audit").text
 
 
+def test_what_the_town_sent_is_in_the_audit_trail(client, station):
+    from broadcaster.fleet.messages import Message
+    from broadcaster.fleet.store import StationStore
+
+    message = Message.new("send", "jiujiang-office", {"announcement": "hygiene", "priority": "emergency"})
+    inbox = StationStore(station / "data" / "fleet.sqlite")
+    inbox.receive(message.id, message.kind, message.sender, "2026-11-30T09:00:00+08:00", message.to_json())
+    inbox.answer(message.id, {"accepted": False, "reason": "unknown announcement 'hygiene'"})
+    inbox.close()
+    login(client, "wang")
+    page = client.get("/audit").text
+    assert "jiujiang-office" in page and "镇里发来的播放" in page and "unknown announcement" in page
+
+
 def test_a_wrong_password_waits_and_the_session_ends_after_eight_hours(client):
     import time
 

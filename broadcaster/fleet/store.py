@@ -101,6 +101,30 @@ class StationStore(Store):
                      (key, value))  # fmt: skip
 
 
+def inbox_rows(path: Path, limit: int = 200) -> list[tuple[str, str, str, str, str]]:
+    """A station's messages from the town, newest first, for the audit trail: (received, sender,
+    kind, what, answer). Read-only; an absent or unreadable inbox gives none."""
+    if not path.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT received, sender, kind, payload, answer FROM inbox"
+                              " ORDER BY received DESC LIMIT ?", (limit,)).fetchall()  # fmt: skip
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return []
+    found = []
+    for received, sender, kind, payload, answer in rows:
+        body = json.loads(payload).get("body", {})
+        what = str(body.get("name") or body.get("announcement") or "")
+        reply = json.loads(answer) if answer else {}
+        detail = "" if reply.get("accepted", True) else str(reply.get("reason", ""))
+        found.append((received, sender, kind, what, detail))
+    return found
+
+
 class ConsoleStore(Store):
     def __init__(self, path: Path) -> None:
         super().__init__(path, CONSOLE_SCHEMA)

@@ -44,7 +44,7 @@ from broadcaster.playwords import WORDS, reason_message
 from broadcaster.schema.problems import Problems
 from broadcaster.web import forms, schedule, voice
 from broadcaster.web.chart import plays_per_day_svg
-from broadcaster.web.users import ACTIONS, ROLE_NAMES, User, UserError, UserStore
+from broadcaster.web.users import ACTIONS, ROLE_NAMES, AuditRow, User, UserError, UserStore
 
 SESSION_S = 8 * 3600
 """A session ends 8 hours after login."""
@@ -647,12 +647,22 @@ async def users_change(web: Web, request: Request, user: User) -> Response:
     return RedirectResponse("/users", status_code=303)
 
 
+FLEET_INBOX = Path("data") / "fleet.sqlite"
+
+
 async def audit(web: Web, request: Request, user: User) -> Response:
     content, _problems = await asyncio.to_thread(web.content)
 
     def local(at: str) -> str:
         return dt.datetime.fromisoformat(at).astimezone(content.config.tz).strftime("%Y-%m-%d %H:%M:%S")
 
-    return _render(web, request, "audit.html", rows=web.users.audit_rows(), actions=ACTIONS, local=local)
+    from broadcaster.fleet.store import inbox_rows
+
+    # What the town sent this station (its sender as the user) is part of the trail.
+    inbox = inbox_rows(content.config.resolve(FLEET_INBOX))
+    fleet = [AuditRow(at, sender, f"fleet {kind}", what, detail) for at, sender, kind, what, detail in inbox]
+    rows = sorted(web.users.audit_rows() + fleet, key=lambda row: dt.datetime.fromisoformat(row.at),
+                  reverse=True)  # fmt: skip
+    return _render(web, request, "audit.html", rows=rows, actions=ACTIONS, local=local)
 
 

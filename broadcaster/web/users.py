@@ -34,6 +34,9 @@ ACTIONS = {
     "stop": N_("stop"), "skip": N_("skip"), "schedule": N_("schedule"), "unschedule": N_("unschedule"),
     "record": N_("record"), "user add": N_("add a user"), "user passwd": N_("new password"),
     "user remove": N_("remove a user"),
+    "fleet announcement": N_("announcement from the town"), "fleet playlist": N_("playlist from the town"),
+    "fleet send": N_("send from the town"), "fleet stop": N_("stop from the town"),
+    "fleet cap": N_("CAP alert from the town"),
 }  # fmt: skip
 """The audit trail's actions as stored, and as shown."""
 MAX_FAILURES = 5
