@@ -58,9 +58,11 @@ def town(audio_lab, tmp_path_factory):
     office = tmp_path_factory.mktemp("office")
     (office / "announcements").mkdir()
     (office / "config.yaml").write_text(fleet_yaml(broker, "office"), encoding="utf-8")
+    (office / "clips").mkdir()
+    _siren(office / "clips" / "siren.wav")
     (office / "announcements" / "flood.yaml").write_text(
-        "title: 防汛紧急通知\nlanguage: mandarin\nchime: no\n"
-        "text: 各位村民请注意，河水上涨，请立即转移到高处。\n",
+        "title: 防汛紧急通知\nlanguage: mandarin\nchime: no\nsegments:\n  - clip: clips/siren.wav\n"
+        "  - text: 各位村民请注意，河水上涨，请立即转移到高处。\n",
         encoding="utf-8")  # fmt: skip
     cli(office, audio_lab.env, "fleet", "status")  # the console's session exists before anything is sent
     output = (station / "daemon.log").open("w")
@@ -72,6 +74,15 @@ def town(audio_lab, tmp_path_factory):
     process.wait(20)
     output.close()
     broker.remove()
+
+
+def _siren(path: Path) -> None:
+    import numpy as np
+
+    from broadcaster.pcm import Pcm, write_wav
+
+    t = np.arange(24_000) / 48_000
+    write_wav(path, Pcm((0.3 * np.sin(2 * np.pi * (600 + 400 * t) * t)).astype(np.float32), 48_000))
 
 
 def _report(town, message: str) -> str:  # type: ignore[no-untyped-def]
@@ -101,6 +112,9 @@ def test_an_emergency_from_the_town_airs_and_the_report_says_so(town, audio_lab)
     assert flood[1] == "emergency" and flood[4] == f"fleet:{message}:office"
     written = (town["station"] / "announcements" / "flood.yaml").read_text(encoding="utf-8")
     assert written.startswith(f"# written by the fleet link: {message} from office")
+    # The recording it plays came with it.
+    sent_clip = (town["office"] / "clips" / "siren.wav").read_bytes()
+    assert (town["station"] / "clips" / "siren.wav").read_bytes() == sent_clip
     wait_for(lambda: "1 of 1 aired" in _report(town, message[:8]), timeout=30)
 
 
@@ -114,22 +128,30 @@ def test_the_stations_own_file_is_not_replaced_from_the_town(town):
     assert "勤洗手" in (town["station"] / "announcements" / "hygiene.yaml").read_text(encoding="utf-8")
 
 
-def test_a_cap_alert_airs_and_its_cancel_stops_it(town):
+def test_a_cap_alert_airs_an_update_replaces_it_and_a_cancel_stops_it(town):
     long_instruction = "请立即转移到安全地带，" * 12
-    first = town["office"] / "alert.xml"
-    first.write_bytes(alert("GD-FS-9", infos=info("zh-CN", "暴雨红色预警", long_instruction)))
-    sent = cli(town["office"], town["env"], "fleet", "send", str(first), "--to", "all")
-    assert sent.returncode == 0, sent.stderr
-    wait_for(lambda: any(r[0].startswith("cap-GD-FS-9") and r[2] == "playing" for r in rows(town["station"])))
-    cancel = town["office"] / "cancel.xml"
-    first_ref = "foshan-weather@example.cn,GD-FS-9,2026-11-30T16:00:00+08:00"
-    cancel.write_bytes(alert("GD-FS-10", msg_type="Cancel", references=first_ref))
-    assert cli(town["office"], town["env"], "fleet", "send", str(cancel), "--to", "s1").returncode == 0
-    wait_for(lambda: any(r[0].startswith("cap-GD-FS-9") and r[2] == "interrupted"
-                         for r in rows(town["station"])))  # fmt: skip
-    cut = next(r for r in rows(town["station"]) if r[0].startswith("cap-GD-FS-9"))
-    assert cut[1:4] == ("emergency", "interrupted", "replaced or cancelled by CAP GD-FS-10")
-    assert not any(r[0].startswith("cap-GD-FS-10") for r in rows(town["station"]))  # a Cancel is not aired
+    office, station = town["office"], town["station"]
+
+    def send(name: str, xml: bytes) -> None:
+        (office / name).write_bytes(xml)
+        result = cli(office, town["env"], "fleet", "send", str(office / name), "--to", "all")
+        assert result.returncode == 0, result.stderr
+
+    def state(prefix: str) -> str | None:
+        return next((r[2] for r in reversed(rows(station)) if r[0].startswith(prefix)), None)
+
+    send("alert.xml", alert("GD-FS-9", infos=info("zh-CN", "暴雨红色预警", long_instruction)))
+    wait_for(lambda: state("cap-GD-FS-9") == "playing")
+    first = "foshan-weather@example.cn,GD-FS-9,2026-11-30T16:00:00+08:00"
+    send("update.xml", alert("GD-FS-10", msg_type="Update", references=first,
+                             infos=info("zh-CN", "暴雨红色预警更新", long_instruction)))  # fmt: skip
+    wait_for(lambda: state("cap-GD-FS-9") == "interrupted" and state("cap-GD-FS-10") == "playing")
+    update = "foshan-weather@example.cn,GD-FS-10,2026-11-30T16:00:00+08:00"
+    send("cancel.xml", alert("GD-FS-11", msg_type="Cancel", references=update))
+    wait_for(lambda: state("cap-GD-FS-10") == "interrupted")
+    cut = next(r for r in rows(station) if r[0].startswith("cap-GD-FS-10"))
+    assert cut[1:4] == ("emergency", "interrupted", "replaced or cancelled by CAP GD-FS-11")
+    assert state("cap-GD-FS-11") is None  # a Cancel is not aired
 
 
 def test_a_broken_file_is_refused_at_the_console_with_its_line(town):
@@ -171,7 +193,7 @@ def test_a_playlist_from_the_town_is_written_and_a_stop_is_taken(town):
 
 def test_a_test_alert_given_to_the_station_is_not_aired(town):
     path = town["office"] / "test.xml"
-    path.write_bytes(alert("GD-FS-11", status="Test"))
+    path.write_bytes(alert("GD-FS-12", status="Test"))
     result = cli(town["station"], town["env"], "cap", str(path))
     assert result.returncode == 0, result.stderr
     assert "not aired: status Test: not aired to the public" in result.stdout

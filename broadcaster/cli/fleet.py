@@ -37,20 +37,28 @@ def _read(path: Path) -> bytes:
         raise BroadcasterError(message.format(path=path, reason=exc.strerror or exc)) from exc
 
 
-def _checked(path: Path, kind: str, root: Path) -> str:
-    """The file's text, once it passes the same checks as on a station (errors with line and column)."""
+def _checked(path: Path, kind: str, root: Path) -> tuple[str, dict[str, str]]:
+    """The file's text, once it passes the same checks as on a station (errors with line and column),
+    and the clips it plays (``clips/NAME`` → base64), which go with it."""
+    import base64
+
     from broadcaster.content.load import load_announcement, load_playlist
+    from broadcaster.content.models import Clip
     from broadcaster.schema.problems import Problems
 
     problems = Problems()
     if kind == "playlist":
-        load_playlist(path, problems)
+        announcement = load_playlist(path, problems)
     else:
-        load_announcement(path, root, problems)
+        announcement = load_announcement(path, root, problems)  # type: ignore[assignment]  # either model
     if problems.has_errors:
         print_problems(list(problems))
         raise ContentError([p for p in problems if p.is_error])
-    return _read(path).decode("utf-8-sig")
+    clips = {}
+    for segment in getattr(announcement, "segments", ()):
+        if isinstance(segment, Clip) and segment.path.parent.name == "clips":
+            clips[f"clips/{segment.path.name}"] = base64.b64encode(_read(segment.path)).decode()
+    return _read(path).decode("utf-8-sig"), clips
 
 
 def cmd_fleet_send(args: argparse.Namespace) -> int:
@@ -69,11 +77,12 @@ def cmd_fleet_send(args: argparse.Namespace) -> int:
         message = Message.new("cap", fleet.id, {"xml": data.decode("utf-8")}, until)
     elif path.suffix in (".yaml", ".yml"):
         kind = "playlist" if path.resolve().parent.name == "playlists" else "announcement"
-        text = _checked(path, kind, config.root)
+        text, clips = _checked(path, kind, config.root)
         if kind == "playlist":
             message = Message.new("playlist", fleet.id, {"name": path.stem, "yaml": text}, until)
         else:
-            body = {"name": path.stem, "yaml": text, "priority": args.priority, "zones": zones}
+            body = {"name": path.stem, "yaml": text, "priority": args.priority, "zones": zones,
+                    "clips": clips}
             message = Message.new("send", fleet.id, body, until)
     else:
         body = {"announcement": args.what, "priority": args.priority, "zones": zones}

@@ -11,6 +11,7 @@ each receipt says which message it answers.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from broadcaster.content.load import load_announcement, load_playlist
+from broadcaster.content.models import CLIP_SUFFIXES, CLIPS_DIR
 from broadcaster.errors import BroadcasterError
 from broadcaster.fleet.cap import decide, read_alert
 from broadcaster.fleet.messages import Message, MessageError, check_name
@@ -101,6 +103,8 @@ class FleetOrders:
     # --- files ---------------------------------------------------------------------------------------
 
     def write(self, kind: str, name: str, text: str, message: Message) -> Path:
+        if kind == "announcement":
+            self._clips(message.body.get("clips") or {})
         folder = "announcements" if kind == "announcement" else "playlists"
         loader = load_announcement if kind == "announcement" else _load_playlist
         path = self.root / folder / f"{name}.yaml"
@@ -127,6 +131,27 @@ class FleetOrders:
         finally:
             Path(temp).unlink(missing_ok=True)
         self.daemon.reload_requested.set()
+
+    def _clips(self, clips: object) -> None:
+        """Recordings sent with an announcement, written under clips/ before it is checked."""
+        if not isinstance(clips, dict):
+            raise MessageError(_("'clips' should map clips/NAME to the file's bytes (base64)"))
+        for name, encoded in clips.items():
+            path = Path(str(name))
+            if path.parent != Path(CLIPS_DIR) or path.suffix.lower() not in CLIP_SUFFIXES or not path.stem:
+                raise MessageError(_("'{name}' is not a clip name like clips/NAME.wav").format(name=name))
+            try:
+                data = base64.b64decode(str(encoded), validate=True)
+            except ValueError as exc:
+                raise MessageError(_("clip '{name}' is not base64").format(name=name)) from exc
+            target = self.root / path
+            if target.exists() and target.read_bytes() != data:
+                message = _("{path} is the station's own file; the town cannot replace it")
+                raise MessageError(message.format(path=path))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f".fleet-{target.name}")
+            temp.write_bytes(data)
+            os.replace(temp, target)
 
     def _zones(self, zones: object) -> list[str]:
         known = list(self.daemon.station.zones)
