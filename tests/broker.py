@@ -25,8 +25,9 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, towns: dict[str, list[str]], consoles: tuple[str, ...] = ("console",)) -> None:
-        self.towns, self.consoles = towns, consoles
+    def __init__(self, towns: dict[str, list[str]], consoles: tuple[str, ...] = ("console",),
+                 tls: bool = False) -> None:  # fmt: skip
+        self.towns, self.consoles, self.tls = towns, consoles, tls
         self.dir = Path(tempfile.mkdtemp(prefix="broadcaster-broker-"))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -38,14 +39,30 @@ class Broker:
             subprocess.run(command, check=True, capture_output=True)
         (self.dir / "acl").write_text(acl_text(towns, list(consoles)))
         (self.dir / "data").mkdir()
+        tls_lines = self._certificates() if tls else ""
         (self.dir / "mosquitto.conf").write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
+            f"listener {self.port} 127.0.0.1\n{tls_lines}allow_anonymous false\npassword_file {passwd}\n"
             f"acl_file {self.dir / 'acl'}\npersistence true\npersistence_location {self.dir / 'data'}/\n"
             f"log_dest file {self.dir / 'mosquitto.log'}\nlog_type all\nmax_queued_messages 10000\n"
         )  # fmt: skip
         if os.geteuid() == 0:  # mosquitto started as root runs as its own user: it must read its files
             for path in [self.dir, *self.dir.iterdir()]:
                 shutil.chown(path, "mosquitto")
+
+    def _certificates(self) -> str:
+        """A test CA and a server certificate for 127.0.0.1; the listener's TLS lines."""
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], cwd=self.dir, check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+                "-days", "2", "-subj", "/CN=broadcaster test CA")  # fmt: skip
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+                "-subj", "/CN=127.0.0.1")  # fmt: skip
+        (self.dir / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "server.pem", "-days", "2", "-extfile", "san.cnf")  # fmt: skip
+        return (f"cafile {self.dir / 'ca.pem'}\ncertfile {self.dir / 'server.pem'}\n"
+                f"keyfile {self.dir / 'server.key'}\n")  # fmt: skip
 
     @staticmethod
     def available() -> bool:
@@ -81,5 +98,8 @@ class Broker:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def settings(self, user: str, town: str = "", **more) -> FleetSettings:  # type: ignore[no-untyped-def]
-        return FleetSettings(broker=f"mqtt://127.0.0.1:{self.port}", id=user, town=town, username=user,
+        if self.tls:
+            more.setdefault("ca_file", self.dir / "ca.pem")
+        scheme = "mqtts" if self.tls else "mqtt"
+        return FleetSettings(broker=f"{scheme}://127.0.0.1:{self.port}", id=user, town=town, username=user,
                              password=PASSWORD.format(user=user), **more)  # fmt: skip

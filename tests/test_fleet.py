@@ -285,3 +285,25 @@ def test_a_station_that_drops_off_is_shown_offline_by_its_last_will(stations, de
     station.link = None
     link.log.close()
     link.store.close()
+
+
+# paho leaves the socket of a refused TLS handshake to the garbage collector (a ResourceWarning).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_station_talks_to_a_tls_broker_and_refuses_one_it_cannot_verify(tmp_path):
+    broker = Broker(TOWNS, tls=True).start()
+    try:
+        station = Station(broker, tmp_path, "s1", "jiujiang").start()  # verified with the town's CA
+        message = Message.new("send", "town-office", {"announcement": "hygiene"})
+        console.send(broker.settings("console"), ConsoleStore(tmp_path / "console.sqlite"), message, "s1")
+        wait_until(lambda: station.desk.applied)
+        station.stop()
+        # Without the town's CA the broker's certificate is not trusted: no connection.
+        doubtful = FleetLink(broker.settings("s2", "jiujiang", ca_file=None), Desk(), station.log.path,
+                             tmp_path / "s2.sqlite", lambda: dt.datetime.now(dt.UTC)).start()  # fmt: skip
+        time.sleep(2.0)
+        assert not doubtful.connected.is_set()
+        doubtful.stop()
+        station.log.close()
+    finally:
+        broker.remove()
