@@ -504,6 +504,10 @@ class PlayLog:
         return self._db.execute(f"SELECT {select} FROM plays AS p LEFT JOIN temp.titles AS t"
                                 f" ON t.id = p.announcement_id {where} {order}", params)  # fmt: skip
 
+    def last_id(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT coalesce(max(id), 0) FROM plays").fetchone()[0])
+
     def after(self, play_id: int, limit: int) -> list[Play]:
         """The plays after ``play_id``, in id order (the fleet link's receipts)."""
         with self._lock:

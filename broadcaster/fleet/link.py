@@ -124,6 +124,8 @@ class FleetLink:
     # --- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> FleetLink:
+        if not self.store.get("receipts_until"):  # joining the fleet: receipts for plays from now on
+            self.store.set("receipts_until", str(self.log.last_id()))
         host, port, _tls = self.settings.host_port_tls
         # clean_start=False on the first connect too (paho's default starts clean once), or a
         # station restarted while offline would lose what the broker kept for it.
