@@ -364,8 +364,9 @@ class PlayLog:
             self._updates.append((play_id, changes))
 
     def missed(self, announcement_id: str, content_hash: str, zone: str, trigger: str,
-               requested_at: dt.datetime, reason: str) -> int:  # fmt: skip
-        play_id = self.start(announcement_id, content_hash, zone, trigger, requested_at)
+               requested_at: dt.datetime, reason: str, started_by: str = "") -> int:  # fmt: skip
+        play_id = self.start(announcement_id, content_hash, zone, trigger, requested_at,
+                             started_by=started_by)  # fmt: skip
         self.finish(play_id, "missed", requested_at, reason)
         return play_id
 

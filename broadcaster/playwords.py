@@ -34,6 +34,7 @@ REASONS = [(re.compile(pattern), template) for pattern, template in (
     (r"status (?P<status>\w+): not aired to the public", N_("status {status}: not aired to the public")),
     (r"message type (?P<type>\w+): nothing to air", N_("message type {type}: nothing to air")),
     (r"cancelled", N_("cancelled")),
+    (r"received before: aired once", N_("received before: aired once")),
     (r"no Chinese info block", N_("no Chinese info block")),
     (r"expired at (?P<time>\S+)", N_("expired at {time}")),
     (r"expired", N_("expired")),

@@ -91,6 +91,15 @@ def _report(town, message: str) -> str:  # type: ignore[no-untyped-def]
     return result.stdout
 
 
+def test_a_console_run_with_a_stations_settings_is_refused_and_does_not_knock_it_off(town):
+    sent = cli(town["station"], town["env"], "fleet", "send", "hygiene", "--to", "s1")
+    assert sent.returncode == 1 and "is 's1' a console's account?" in sent.stderr
+    status = cli(town["station"], town["env"], "fleet", "status")
+    assert status.returncode == 0
+    time.sleep(1.0)
+    assert "Fleet link lost the broker" not in (town["station"] / "daemon.log").read_text()
+
+
 def test_the_console_sees_the_station_online(town):
     status = cli(town["office"], town["env"], "fleet", "status")
     assert status.returncode == 0, status.stderr
@@ -189,6 +198,14 @@ def test_a_playlist_from_the_town_is_written_and_a_stop_is_taken(town):
     stop = cli(town["office"], town["env"], "fleet", "stop", "--to", "s1")
     message = re.search(r"sent stop (\w+)", stop.stdout)[1]  # type: ignore[index]
     wait_for(lambda: "taken" in _report(town, message), timeout=30)
+
+
+def test_the_same_alert_given_twice_is_aired_once(town):
+    path = town["office"] / "twice.xml"
+    path.write_bytes(alert("GD-FS-13"))
+    first, again = (cli(town["station"], town["env"], "cap", str(path)) for _ in range(2))
+    assert "aired as cap-GD-FS-13" in first.stdout
+    assert "not aired: received before: aired once" in again.stdout
 
 
 def test_a_test_alert_given_to_the_station_is_not_aired(town):

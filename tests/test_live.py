@@ -282,6 +282,7 @@ def test_a_talk_ended_while_it_waited_is_logged_missed(rig):
     rig.advance(4.0)
     assert _rows(rig) == [("alarm", "emergency", "completed", ""),
                           ("live", "live", "missed", "the talk ended before it was on the air")]  # fmt: skip
+    assert [p.started_by for p in rig.log.plays()][-1] == "张书记"  # who tried to speak, also when missed
 
 
 def test_holes_from_the_microphone_make_a_dropout_not_a_completed_play(rig):

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from broadcaster.cli.common import print_problems, print_table, station_config
-from broadcaster.errors import BroadcasterError, ContentError
+from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import N_, _
 
 CONSOLE_DB = Path("data") / "fleet-console.sqlite"
@@ -15,6 +15,9 @@ STATES = {"online": N_("online"), "offline": N_("offline"), "aired": N_("aired")
           "refused": N_("refused"), "not aired": N_("not aired"), "taken": N_("taken, not played yet"),
           "pending": N_("pending")}  # fmt: skip
 """A station's presence, and what became of a message there."""
+KINDS = {"announcement": N_("announcement"), "playlist": N_("playlist"), "send": N_("send"),
+         "stop": N_("stop"), "cap": N_("CAP alert")}  # fmt: skip
+"""The kinds of message, as ``fleet send`` and ``fleet report`` name them."""
 
 
 def _console(args: argparse.Namespace):
@@ -53,7 +56,8 @@ def _checked(path: Path, kind: str, root: Path) -> tuple[str, dict[str, str]]:
         announcement = load_announcement(path, root, problems)  # type: ignore[assignment]  # either model
     if problems.has_errors:
         print_problems(list(problems))
-        raise ContentError([p for p in problems if p.is_error])
+        count = sum(p.is_error for p in problems)
+        raise BroadcasterError(_("{path}: {count} error(s); nothing was sent").format(path=path, count=count))
     clips = {}
     for segment in getattr(announcement, "segments", ()):
         if isinstance(segment, Clip) and segment.path.parent.name == "clips":
@@ -93,7 +97,8 @@ def cmd_fleet_send(args: argparse.Namespace) -> int:
 
 
 def _sent(kind: str, ident: str, topics: list[str]) -> None:
-    print(_("sent {kind} {id} to {topics}").format(kind=kind, id=ident, topics=", ".join(topics)))
+    print(_("sent {kind} {id} to {topics}").format(kind=_(KINDS.get(kind, kind)), id=ident,
+                                                   topics=", ".join(topics)))  # fmt: skip
 
 
 def cmd_fleet_stop(args: argparse.Namespace) -> int:
@@ -104,6 +109,25 @@ def cmd_fleet_stop(args: argparse.Namespace) -> int:
     message = Message.new("stop", fleet.id, {"zones": args.zone or None})
     _sent(message.kind, message.id, console.send(fleet, store, message, args.to))
     return 0
+
+
+def _local(at: str, tz) -> str:
+    """A station's time (UTC or with an offset) in the console's time zone."""
+    if not at:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return at
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _outcomes(detail: str) -> str:
+    """``a completed, b interrupted`` with the play log's words in the reader's language."""
+    from broadcaster.playwords import WORDS
+
+    return " ".join(_(WORDS[word]) if word in WORDS else word for word in detail.split(" "))
 
 
 def cmd_fleet_status(args: argparse.Namespace) -> int:
@@ -122,15 +146,16 @@ def cmd_fleet_status(args: argparse.Namespace) -> int:
 def cmd_fleet_report(args: argparse.Namespace) -> int:
     from broadcaster.fleet import console
 
-    _config, fleet, store = _console(args)
+    config, fleet, store = _console(args)
     console.collect(fleet, store)
     title, lines = console.report(store, args.message)
-    print(title)
+    kind, _sep, rest = title.partition(" ")
+    print(f"{_(KINDS.get(kind, kind))} {rest}")
     rows = [(_("station"), _("state"), _("when"), _("detail"))]
     from broadcaster.playwords import reason_text
 
-    rows += [(line.station, _(STATES.get(line.state, line.state)), line.at[:19], reason_text(line.detail))
-             for line in lines]  # fmt: skip
+    rows += [(line.station, _(STATES.get(line.state, line.state)), _local(line.at, config.tz),
+              _outcomes(reason_text(line.detail))) for line in lines]  # fmt: skip
     print_table(rows)
     states = [line.state for line in lines]
     print(_("{aired} of {total} aired, {pending} pending, {failed} failed or refused").format(
@@ -152,7 +177,10 @@ def cmd_fleet_acl(args: argparse.Namespace) -> int:
     consoles: list[str] = []
     if isinstance(node, Map):
         for key, value in node.items:
-            items = [getattr(item, "value", "") for item in value.items] if isinstance(value, Seq) else []
+            if not isinstance(value, Seq):
+                message = _("'{key}' should list names in brackets, like {key}: [a, b]")
+                raise BroadcasterError(f"{args.file}:{key.line}: " + message.format(key=key.value))
+            items = [getattr(item, "value", "") for item in value.items]
             if key.value == "consoles":
                 consoles = [check_name(item, "console") for item in items]
             else:

@@ -46,6 +46,9 @@ def _talk(args: argparse.Namespace, wants_end) -> tuple[dict, bool]:
                 raise event
             if event is not None and "progress" in event:
                 print(_("live: {states}").format(states=_line(event.get("zones", {}))), flush=True)
+                for zone, playing in (event.get("behind") or {}).items():
+                    print(_("  {zone} waits for '{item}', which is more important or came first").format(
+                        zone=zone, item=playing), flush=True)  # fmt: skip
             elif event is not None:
                 return event, quitting
             if not ending:

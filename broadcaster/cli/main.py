@@ -388,7 +388,11 @@ def _add_control_commands(commands) -> None:
     send.add_argument("--priority", choices=("now", "emergency"), default="now",
                       help=_("emergency cuts whatever plays, even in quiet hours"))  # fmt: skip
     send.set_defaults(func=cmd_send)
-    live = commands.add_parser("live", help=_("talk on the loudspeakers through the station's microphone"))
+    about = _("Talk on the loudspeakers through the running station's microphone. In a terminal: Space "
+              "or Enter starts a talk and ends it, q or Ctrl-C quits. Without a terminal the talk starts "
+              "at once and ends when standard input gives a line or ends.")  # fmt: skip
+    live = commands.add_parser("live", help=_("talk on the loudspeakers through the station's microphone"),
+                               description=about)  # fmt: skip
     live.add_argument("--zone", action="append", help=_("only this zone (again for more; default: the "
                                                         "config's live zones, or every zone)"))  # fmt: skip
     live.add_argument("--input", help=_("the microphone (default: the config's live input)"))

@@ -76,7 +76,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"{answer['station']}  {answer['now']}")
     for zone in answer["zones"]:
-        playing = zone["playing"] or "-"
+        playing = _("live voice") if zone["playing"] == "live" else zone["playing"] or "-"
         line = _("zone {zone}: playing {item}, waiting {waiting}").format(
             zone=zone["zone"], item=playing, waiting=len(zone["waiting"]))  # fmt: skip
         if zone.get("dropouts"):
@@ -131,8 +131,11 @@ def cmd_send(args: argparse.Namespace) -> int:
                "zones": [args.zone] if args.zone else None}  # fmt: skip
     # A render may take a while; each progress line proves the station is alive and restarts the timeout.
     answer = _control(args, request, timeout=SEND_TIMEOUT_S, on_progress=_show_progress)
+    from broadcaster.playwords import WORDS
+
+    priority = _(WORDS.get(answer["priority"], answer["priority"]))
     print(_("sent {id} to {zones} ({priority})").format(
-        id=answer["sent"], zones=", ".join(answer["zones"]), priority=answer["priority"]))  # fmt: skip
+        id=answer["sent"], zones=", ".join(answer["zones"]), priority=priority))  # fmt: skip
     return 0
 
 

@@ -95,6 +95,9 @@ class FleetOrders:
             logger.info("CAP %s from %s not aired: %s", alert.identifier, alert.sender, decision.reason)
             return {"aired": False, "reason": decision.reason, "stopped": list(decision.stops)}
         path = self.root / "announcements" / f"{decision.announcement}.yaml"
+        if path.exists():  # the same alert again (a resend, another route): aired once
+            logger.info("CAP %s from %s was received before: not aired again", alert.identifier, alert.sender)
+            return {"aired": False, "reason": "received before: aired once", "stopped": list(decision.stops)}
         self._write_checked(path, decision.yaml, f"{MARK}: CAP {alert.identifier} from {alert.sender}",
                             load_announcement)  # fmt: skip
         answer = self.daemon.send(str(path), None, "emergency", by=by)

@@ -137,7 +137,8 @@ class LiveDesk:
         targets = zones or list(config.live.zones) or list(self.station.zones)
         unknown = [z for z in targets if z not in self.station.zones]
         if unknown:
-            raise BroadcasterError(_("unknown zone '{name}'").format(name=unknown[0]))
+            message = _("unknown zone '{name}'; the zones are: {names}")
+            raise BroadcasterError(message.format(name=unknown[0], names=", ".join(self.station.zones)))
         if config.quiet_hours and self.quiet(self.clock()):
             message = _("quiet hours until {end}: only emergencies play now")
             raise BroadcasterError(message.format(end=config.quiet_hours[1].strftime("%H:%M")))

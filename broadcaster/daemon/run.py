@@ -196,6 +196,8 @@ class Daemon:
             running = self._content
             if content.config.zones.keys() != running.config.zones.keys():
                 logger.error("Zones changed in config.yaml: restart the station to use them")
+            if content.config.fleet != running.config.fleet:
+                logger.error("The fleet settings changed in config.yaml: restart the station to use them")
                 content = Content(running.config, content.announcements, content.playlists)
             self.content, self.items = content, items
             self._set_background()

@@ -78,7 +78,9 @@ class _Handler(socketserver.StreamRequestHandler):
             states = talk.zone_states()
             if states != shown:
                 shown = states
-                self._write({"progress": _talk_line(states), "zones": states})
+                behind = {str(z["zone"]): z["playing"] for z in daemon.station.snapshot
+                          if states.get(str(z["zone"])) == "waiting" and z["playing"]}  # fmt: skip
+                self._write({"progress": _talk_line(states), "zones": states, "behind": behind})
             readable, _w, _x = select.select([self.connection], [], [], 0.03)
             if readable and not talk.ended.is_set():
                 line = self.rfile.readline()

@@ -105,8 +105,10 @@ def read_alert(data: bytes) -> Alert:
     try:
         safe.fromstring(data)  # refuses DTDs, entities and external references before anything else
     except DefusedXmlException as exc:
-        message = _("the alert uses XML features that are not allowed: {reason}")
-        raise CapError(message.format(reason=exc)) from exc
+        kinds = {"DTDForbidden": "DTD", "EntitiesForbidden": "ENTITY", "ExternalReferenceForbidden": "SYSTEM"}
+        what = kinds.get(type(exc).__name__, type(exc).__name__)
+        message = _("the alert uses XML features that are not allowed ({what})")
+        raise CapError(message.format(what=what)) from exc
     except safe.ParseError as exc:
         raise CapError(_("the alert is not well-formed XML: {reason}").format(reason=exc)) from exc
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)

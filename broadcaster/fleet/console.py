@@ -82,7 +82,14 @@ def send(settings: FleetSettings, store: ConsoleStore, message: Message, to: str
     from paho.mqtt.properties import Properties
 
     topics = targets(to)
-    session = _Session(settings, f"{settings.id}-send-{message.id[:8]}", persistent=False)
+    session = _Session(settings, f"console-{settings.id}-send-{message.id[:8]}", persistent=False)
+    refused: dict[int, str] = {}
+
+    def on_publish(client, userdata, mid, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            refused[mid] = str(reason_code)
+
+    session.client.on_publish = on_publish
     try:
         properties = None
         if message.expires is not None:
@@ -95,6 +102,11 @@ def send(settings: FleetSettings, store: ConsoleStore, message: Message, to: str
             if not info.is_published():
                 message_text = _("the broker did not take the message on {topic}")
                 raise BroadcasterError(message_text.format(topic=topic))
+            if info.mid in refused:  # the access list: these settings are not a console's
+                message_text = _("the broker refused the message on {topic} ({reason}): is '{user}' "
+                                 "a console's account? A station's settings cannot send to stations")
+                user = settings.username or settings.id
+                raise BroadcasterError(message_text.format(topic=topic, reason=refused[info.mid], user=user))
     finally:
         session.close()
     summary = str(message.body.get("name") or message.body.get("announcement") or message.kind)
@@ -114,7 +126,9 @@ def collect(settings: FleetSettings, store: ConsoleStore, quiet_s: float = 1.0, 
             got.append((message.topic, message.payload))
             last[0] = time.monotonic()
 
-    session = _Session(settings, settings.id, persistent=True, on_message=on_message)
+    # Not the bare id: a console started by mistake with a station's settings must not take over
+    # that station's session (the broker lets one client per id in).
+    session = _Session(settings, f"console-{settings.id}", persistent=True, on_message=on_message)
     try:
         subscribed = threading.Event()
         session.client.on_subscribe = lambda *args: subscribed.set()

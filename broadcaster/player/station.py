@@ -15,8 +15,8 @@ background     nothing (plays when the zone has       not repeated; the loop goe
                been idle for the loop's gap)
 =============  ====================================  ===============================
 
-Equal priorities do not cut each other: a second live voice, or a send during
-one, waits for the first to end.
+Equal priorities do not cut each other: a send during live voice waits for it
+to end (and the station refuses a second talk while one is on).
 
 - **resume rule**: a cut request is played again from the cut item's start once
   the more important items are done, then the rest of its items;
@@ -335,7 +335,7 @@ class ZoneControl:
             return  # the background loop has no slots to account for
         for item in request.items:
             self.player.log.missed(item.announcement_id, item.content_hash, self.zone, request.trigger,
-                                   request.due, reason)  # fmt: skip
+                                   request.due, reason, item.started_by)  # fmt: skip
         logger.warning("Missed %s on %s: %s", request.label, self.zone, reason)
 
     # --- the amplifier (hooks run in their own thread: a slow relay holds up nothing) -----------
