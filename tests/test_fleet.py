@@ -285,6 +285,9 @@ def test_a_station_that_drops_off_is_shown_offline_by_its_last_will(stations, de
     wait_until(lambda: console.collect(settings, store, quiet_s=0.3) >= 0
                and console.status(store)[0].state == "offline", timeout=40)  # fmt: skip
     station.link = None
+    link._stopping.set()  # what remains of the "crashed" link: its worker, then its files
+    link._wake.set()
+    link._worker.join(5)
     link.log.close()
     link.store.close()
 
