@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,18 +207,27 @@ def parse_loudness(text: str) -> float:
     )
 
 
-def parse_output_time(text: str) -> float:
-    """``0.2s`` → seconds, from 0.02 to 2: the feeder's lead or the device buffer."""
-    try:
-        seconds = parse_duration(text)
-    except FieldError:
-        seconds = -1.0
-    if 0.02 <= seconds <= 2.0:
-        return seconds
-    raise FieldError(
-        Msg.of("'{value}' is not a buffer length", value=text),
-        Msg.of("write it in seconds from 0.02s to 2s, like 0.2s"),
-    )
+def buffer_length(low: float, high: float, example: str) -> Callable[[str], float]:
+    """A parser of ``0.2s``/``60ms`` → seconds, refusing lengths outside ``low``–``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            seconds = parse_duration(text)
+        except FieldError:
+            seconds = -1.0
+        if low <= seconds <= high:
+            return seconds
+        bounds = {"low": f"{low:g}", "high": f"{high:g}", "example": example}
+        raise FieldError(
+            Msg.of("'{value}' is not a buffer length", value=text),
+            Msg.of("write it in seconds from {low}s to {high}s, like {example}", **bounds),
+        )
+
+    return parse
+
+
+parse_output_time = buffer_length(0.02, 2.0, "0.2s")
+"""The feeder's lead or the device buffer."""
 
 
 def parse_speed(text: str) -> float:
@@ -363,18 +373,8 @@ def _lexicon(fields: Fields, problems: Problems) -> dict[Language, dict[str, str
 _LIVE_KEYS = ("input", "zones", "buffer", "max_duration", "chime", "record", "keep_days", "switch")
 
 
-def parse_live_buffer(text: str) -> float:
-    """``60ms`` → seconds, from 0.02 to 0.5."""
-    try:
-        seconds = parse_duration(text)
-    except FieldError:
-        seconds = -1.0
-    if 0.02 <= seconds <= 0.5:
-        return seconds
-    raise FieldError(
-        Msg.of("'{value}' is not a buffer length", value=text),
-        Msg.of("write it in seconds from 0.02s to 0.5s, like 0.06s"),
-    )
+parse_live_buffer = buffer_length(0.02, 0.5, "0.06s")
+"""The depth kept between the microphone's clock and each card's."""
 
 
 def parse_days(text: str) -> float:

@@ -18,13 +18,9 @@ import numpy as np
 import pytest
 
 from tests.audiolab import RATE, best_correlation, latencies, onsets, tone_bursts
+from tests.test_daemon import cli
 
 pytestmark = pytest.mark.audio
-
-
-def cli(station: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=station, env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
 def rows(station: Path) -> list[tuple]:  # type: ignore[type-arg]

@@ -21,6 +21,7 @@ What is aired is the headline and the instruction, as an emergency announcement.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -113,7 +114,7 @@ def read_alert(data: bytes) -> Alert:
         raise CapError(_("the alert is not well-formed XML: {reason}").format(reason=exc)) from exc
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     document = etree.fromstring(data, parser)
-    schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
+    schema = _schema()
     if not schema.validate(document):
         error = schema.error_log.last_error
         message = _("line {line}: the alert is not valid CAP 1.2: {reason}")
@@ -136,6 +137,14 @@ def read_alert(data: bytes) -> Alert:
                        if part.count(",") == 2)  # fmt: skip
     return Alert(text(document, "identifier"), text(document, "sender"), _when(text(document, "sent")),
                  text(document, "status"), text(document, "msgType"), references, tuple(infos))  # fmt: skip
+
+
+@functools.cache
+def _schema():
+    """The CAP 1.2 schema, read once per process."""
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(SCHEMA)))
 
 
 def _when(text: str) -> dt.datetime:

@@ -194,13 +194,11 @@ class ReportLine:
 
 def report(store: ConsoleStore, message_id: str) -> tuple[str, list[ReportLine]]:
     """For one message: every station it was for, and what became of it there."""
-    sent = store.execute("SELECT kind, targets, summary FROM sent WHERE id = ? OR id LIKE ?",
+    sent = store.execute("SELECT id, kind, targets, summary FROM sent WHERE id = ? OR id LIKE ? LIMIT 1",
                          (message_id, f"{message_id}%"))  # fmt: skip
     if not sent:
         raise BroadcasterError(_("no message {id} was sent from this console").format(id=message_id))
-    kind, to, summary = sent[0]
-    [(full,)] = store.execute("SELECT id FROM sent WHERE id = ? OR id LIKE ? LIMIT 1",
-                              (message_id, f"{message_id}%"))  # fmt: skip
+    full, kind, to, summary = sent[0]
     stations = _stations(store, to)
     acks = {station: json.loads(body) for station, body in
             store.execute("SELECT station, body FROM acks WHERE message = ?", (full,))}  # fmt: skip
