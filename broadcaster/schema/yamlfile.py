@@ -141,7 +141,7 @@ _SYNTAX: list[tuple[re.Pattern[str], str, str | None]] = [
      N_("a list in [ ] is not closed, or its items are not separated by commas"),
      N_("write it like [hygiene, hotline]")),
     (r"expected ',' or '\}'",
-     N_("a group in { } is not closed, or its items are not separated by commas"), None),
+     N_("a group in {{ }} is not closed, or its items are not separated by commas"), None),
     (r"found character '(?P<char>.)' that cannot start any token",
      N_("a value cannot start with '{char}'"),
      N_("put the whole value in quotes")),
