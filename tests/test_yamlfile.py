@@ -140,6 +140,12 @@ def test_a_tab_does_not_hide_a_misspelt_key_on_another_line(tmp_path):
     assert any(line == 2 and "unknown key 'langauge'" in message for line, _, message in found), found
 
 
+def test_a_control_character_after_a_tab_is_reported_at_its_place(tmp_path):
+    # found by the fuzz test: the tab was replaced before the control character was looked for
+    found = _problems_of(tmp_path, "title: 通知\n\tlanguage: mandarin\x00\n")
+    assert found == [(2, 20, "the file contains an invisible control character (code U+0000)")]
+
+
 def test_a_chinese_colon_does_not_hide_other_mistakes(tmp_path):
     found = _problems_of(tmp_path, "title：通知\nlanguage: klingon\ntext:各位村民\n")
     lines = sorted(line for line, _, _ in found)

@@ -331,6 +331,8 @@ def parse_text(text: str, path: Path, problems: Problems) -> Node | None:
     meant (spaces, ``key: value``) so that the schema's checks report the rest too.
     The file still has its errors, so it is never used.
     """
+    if _find_control_character(text, path, problems):
+        return None
     if _find_tabs(text, path, problems):
         meant = _without_tabs(text)
         return None if meant is None else _parse(meant, path, problems)
@@ -360,11 +362,7 @@ def _without_tabs(text: str) -> str | None:
 
 
 def _parse(text: str, path: Path, problems: Problems) -> Node | None:
-    try:
-        loader = _Loader(text)
-    except yaml.reader.ReaderError as exc:  # a control character, found before parsing starts
-        _control_character(text, exc, path, problems)
-        return None
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
     except _Refused as exc:
@@ -375,9 +373,6 @@ def _parse(text: str, path: Path, problems: Problems) -> Node | None:
             meant = "\n".join(_meant(line) for line in text.split("\n"))
             return None if meant == text else _parse(meant, path, problems)
         problems.error(path, *_explain(exc, text))
-        return None
-    except yaml.reader.ReaderError as exc:
-        _control_character(text, exc, path, problems)
         return None
     except yaml.YAMLError as exc:
         logger.debug("YAML parser: %s", exc)
@@ -417,14 +412,19 @@ def _find_hash_values(text: str, path: Path, problems: Problems) -> None:
                                 value=value))  # fmt: skip
 
 
-def _control_character(text: str, exc: yaml.reader.ReaderError, path: Path, problems: Problems) -> None:
-    before = text[: exc.position]
+def _find_control_character(text: str, path: Path, problems: Problems) -> bool:
+    """Report the first character YAML refuses to read (NUL, ESC, …), as the reader would."""
+    found = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if found is None:
+        return False
+    before = text[: found.start()]
     line = before.count("\n") + 1
-    column = exc.position - (before.rfind("\n") + 1) + 1
-    code = f"U+{exc.character:04X}"
+    column = found.start() - (before.rfind("\n") + 1) + 1
+    code = f"U+{ord(found.group()):04X}"
     problems.error(path, line, column,
                    Msg.of("the file contains an invisible control character (code {code})", code=code),
                    Msg.of("delete it, or copy the text into a new file"))  # fmt: skip
+    return True
 
 
 def read(path: Path, problems: Problems) -> Node | None:
