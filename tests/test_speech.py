@@ -66,6 +66,40 @@ def test_pyttsx3_worker_writes_a_whole_file_for_a_long_first_utterance():
     assert pcm.duration_s == pytest.approx(reference.duration_s, rel=0.25)
 
 
+def test_the_worker_waits_for_every_frame_the_header_declares(tmp_path):
+    # espeak's driver writes the header, then the data, from its own thread after
+    # runAndWait() returned: under load a half-written file looked finished (29 s of 39 s).
+    import threading
+    import wave
+
+    from broadcaster.tts.pyttsx3_worker import _complete_wav
+
+    frames = np.zeros(22050 * 2, dtype="<i2").tobytes()
+    path = tmp_path / "speech.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes(frames)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 3])  # the header declares 2 s; a third is written
+
+    def finish() -> None:
+        time.sleep(0.5)
+        path.write_bytes(whole)
+
+    writer = threading.Thread(target=finish)
+    started = time.monotonic()
+    writer.start()
+    _complete_wav(path, 10)
+    assert time.monotonic() - started >= 0.5
+    assert path.read_bytes() == whole
+    writer.join()
+    path.write_bytes(whole[:-2])  # one frame short, for good
+    with pytest.raises(TimeoutError):
+        _complete_wav(path, 0.5)
+
+
 def test_text_reaches_espeak_as_data_never_as_options(tmp_path):
     marker = tmp_path / "pwned"
     text = f'-v en --stdout $(touch {marker}) "; touch {marker}'

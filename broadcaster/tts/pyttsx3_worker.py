@@ -1,9 +1,10 @@
 """Runs pyttsx3 in a process of its own (``python -m broadcaster.tts.pyttsx3_worker``).
 
 pyttsx3 can hang, must be created and run in one thread, and its espeak driver
-may return from ``runAndWait()`` before the file is written. So the parent
-talks to this worker through JSON on stdin/stdout, kills it at a timeout, and
-the worker itself waits until the WAV file is complete before it answers.
+returns from ``runAndWait()`` at once and writes the file later from its own
+thread. So the parent talks to this worker through JSON on stdin/stdout, kills
+it at a timeout, and the worker itself waits until the WAV file is complete
+before it answers (and exits, which would cut a file still being written).
 """
 
 from __future__ import annotations
@@ -41,17 +42,19 @@ def choose(voices: list[dict], language: str, wanted: str | None) -> dict | None
 
 
 def _complete_wav(path: Path, timeout_s: float) -> None:
-    """Wait until ``path`` holds a whole WAV file whose size has stopped changing."""
+    """Wait until ``path`` holds a whole WAV file: every frame its header declares is there.
+
+    espeak's driver writes the file from its own thread after ``runAndWait()`` has
+    returned, header first: a file can look finished while its data is half written.
+    """
     deadline = time.monotonic() + timeout_s
-    last = -1
     while time.monotonic() < deadline:
-        size = path.stat().st_size if path.exists() else -1
-        if size > 44 and size == last:
-            with contextlib.suppress(wave.Error, EOFError):
-                with wave.open(str(path)) as w:
-                    if w.getnframes() > 0:
-                        return
-        last = size
+        with contextlib.suppress(OSError, wave.Error, EOFError):
+            with wave.open(str(path)) as w:
+                declared = w.getnframes()
+                present = len(w.readframes(declared)) // (w.getsampwidth() * w.getnchannels())
+                if declared > 0 and present == declared:
+                    return
         time.sleep(0.1)
     raise TimeoutError("the audio file was not completed")
 
