@@ -177,6 +177,10 @@ def _explain(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, Msg, Msg |
             column = opened - (text.rfind("\n", 0, opened) + 1) + 1
         return (line, column, Msg.of("a list in [ ] is not closed, or its items are not separated by commas"),
                 Msg.of("write it like [hygiene, hotline]"))  # fmt: skip
+    if problem.startswith("could not find expected ':'") and exc.context_mark:  # a key's line without ':'
+        key = exc.context_mark
+        return (key.line + 1, key.column + 1, Msg.of("this line has no ':' after its key"),
+                Msg.of("write the key, a colon, a space and the value: title: 停电"))  # fmt: skip
     scalar = problem.startswith("expected <block end>, but found '<scalar>'")
     if scalar and not _after_quote(text, line, column):
         return _indented_differently(text, line)
