@@ -312,3 +312,67 @@ def test_a_station_talks_to_a_tls_broker_and_refuses_one_it_cannot_verify(tmp_pa
         station.log.close()
     finally:
         broker.remove()
+
+
+def test_the_web_page_shows_the_stations_and_what_became_of_each_message(stations, broker, tmp_path):
+    """The console's face in the web page: what ``fleet status`` and ``fleet report`` say, for an operator."""
+    import re
+
+    from starlette.testclient import TestClient
+
+    from broadcaster.i18n import set_language
+    from broadcaster.web.app import make_app
+    from broadcaster.web.users import UserStore
+    from tests.broker import PASSWORD
+
+    office = tmp_path / "office"
+    (office / "announcements").mkdir(parents=True)
+    secret = PASSWORD.format(user="console")
+    (office / "config.yaml").write_text(
+        f"timezone: Asia/Shanghai\nfleet:\n  broker: mqtt://127.0.0.1:{broker.port}\n  id: console\n"
+        f"  username: console\n  password: {secret}\n", encoding="utf-8")  # fmt: skip
+    settings, store = broker.settings("console"), ConsoleStore(office / console.CONSOLE_DB)
+    console.collect(settings, store, quiet_s=0.3)  # the console's session exists from now on
+    s1, s3 = stations("s1").start(), stations("s3", town="lecong").start()
+    message = Message.new("send", "console", {"announcement": "hygiene"})
+    console.send(settings, store, message, "all")
+    wait_until(lambda: s1.desk.applied and s3.desk.applied)
+    s1.play("hygiene", by=f"fleet:{message.id}:console")
+    wait_until(lambda: _confirmed(s1) > 0)
+    s3.stop()  # a clean stop: offline at once
+
+    def answered() -> bool:
+        console.collect(settings, store, quiet_s=0.3)
+        return [line.state for line in console.report(store, message.id)[1]] == ["aired", "taken"]
+
+    wait_until(answered)
+    store.close()
+    users = UserStore(office / "data" / "users.sqlite")
+    users.add("wang", "village-2020", "operator")
+    users.add("li", "village-2020", "secretary")
+    set_language("zh_CN")
+    try:
+        app = make_app(office / "config.yaml", users, secret="s")
+        with TestClient(app, base_url="http://localhost") as web:
+            def login(name: str) -> None:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/login").text)[1]  # type: ignore[index]
+                web.post("/login", data={"name": name, "password": "village-2020", "csrf": csrf})
+
+            login("li")
+            assert web.get("/fleet").status_code == 403  # a secretary's role does not see the town
+            login("wang")
+            assert 'href="/fleet"' in web.get("/").text  # in the menu, as the config has a fleet
+            page = web.get("/fleet").text
+            assert re.search(r"<td>s1</td><td>jiujiang</td><td[^>]*>在线</td>", page), page
+            assert re.search(r"<td>s3</td><td>lecong</td><td[^>]*>离线</td>", page), page
+            sent = re.search(rf'<a href="/fleet/{message.id}">[^<]+</a></td><td>播放</td><td>hygiene</td>'
+                             r"<td>all</td><td>(\d+) / (\d+)</td>", page)  # fmt: skip
+            assert sent and sent.groups() == ("1", "2"), page
+            report = web.get(f"/fleet/{message.id[:8]}").text
+            assert "2 个中 1 个已播出，1 个未完成，0 个失败或拒绝" in report, report
+            assert re.search(r"<td>s1</td><td[^>]*>已播出</td>", report), report
+            assert re.search(r"<td>s3</td><td[^>]*>已接收，尚未播放</td>", report), report
+            assert web.get("/fleet/nosuch").status_code == 404
+    finally:
+        set_language("en")
+        users.close()

@@ -114,6 +114,8 @@ def test_an_emergency_from_the_town_airs_and_the_report_says_so(town, audio_lab)
                "--to", "town:jiujiang", "--priority", "emergency")  # fmt: skip
     assert sent.returncode == 0, sent.stderr
     message = re.search(r"sent send (\w+)", sent.stdout)[1]  # type: ignore[index]
+    assert f"expected at 1 station(s); follow it with: broadcaster fleet report {message}" in sent.stdout
+    assert "warning" not in sent.stderr
     wait_for(lambda: any(r[0] == "flood" and r[2] == "completed" for r in rows(town["station"])))
     heard = recording.stop()
     assert (heard**2).mean() > 1e-4  # it was heard on the zone
@@ -125,6 +127,16 @@ def test_an_emergency_from_the_town_airs_and_the_report_says_so(town, audio_lab)
     sent_clip = (town["office"] / "clips" / "siren.wav").read_bytes()
     assert (town["station"] / "clips" / "siren.wav").read_bytes() == sent_clip
     wait_for(lambda: "1 of 1 aired" in _report(town, message[:8]), timeout=30)
+
+
+def test_a_send_no_station_can_get_is_pointed_out(town):
+    # The broker holds a message only for a station that has connected once: no silent nothing.
+    sent = cli(town["office"], town["env"], "fleet", "stop", "--to", "town:nowhere")
+    assert sent.returncode == 0, sent.stderr
+    assert "no station of town:nowhere has been seen by this console" in sent.stderr
+    sent = cli(town["office"], town["env"], "fleet", "stop", "--to", "s9,s8")
+    assert "never seen by this console: s9, s8" in sent.stderr
+    assert "expected at 2 station(s)" in sent.stdout
 
 
 def test_the_stations_own_file_is_not_replaced_from_the_town(town):

@@ -8,19 +8,12 @@ from pathlib import Path
 
 from broadcaster.cli.common import print_problems, print_table, station_config
 from broadcaster.errors import BroadcasterError
-from broadcaster.i18n import N_, _
-
-CONSOLE_DB = Path("data") / "fleet-console.sqlite"
-STATES = {"online": N_("online"), "offline": N_("offline"), "aired": N_("aired"), "failed": N_("failed"),
-          "refused": N_("refused"), "not aired": N_("not aired"), "taken": N_("taken, not played yet"),
-          "pending": N_("pending")}  # fmt: skip
-"""A station's presence, and what became of a message there."""
-KINDS = {"announcement": N_("announcement"), "playlist": N_("playlist"), "send": N_("send"),
-         "stop": N_("stop"), "cap": N_("CAP alert")}  # fmt: skip
-"""The kinds of message, as ``fleet send`` and ``fleet report`` name them."""
+from broadcaster.fleet.words import KINDS, STATES, local_time, outcomes
+from broadcaster.i18n import _
 
 
 def _console(args: argparse.Namespace):
+    from broadcaster.fleet.console import CONSOLE_DB
     from broadcaster.fleet.store import ConsoleStore
 
     config = station_config(args)
@@ -93,7 +86,38 @@ def cmd_fleet_send(args: argparse.Namespace) -> int:
         message = Message.new("send", fleet.id, body, until)
     topics = console.send(fleet, store, message, args.to)
     _sent(message.kind, message.id, topics)
+    _expected(fleet, store, args.to, message.id)
     return 0
+
+
+def _expected(fleet, store, to: str, ident: str) -> None:
+    """Which stations should take a message just sent; a warning for those the broker cannot hold it for.
+
+    The broker keeps a message only for a station that has connected once (its session subscribes
+    to its topics): a town with no station seen, or a mistyped id, would otherwise be silence.
+    """
+    import sys
+
+    from broadcaster.fleet import console
+
+    try:
+        console.collect(fleet, store, quiet_s=0.5, limit_s=5.0)  # presences, kept by the broker
+    except BroadcasterError:
+        return  # it is sent; the count is only a help
+    known = console.known_stations(store)
+    expected = console.stations_for(store, to)
+    unseen = [station for station in expected if station not in known]
+    if not expected:
+        print(_("warning: no station of {to} has been seen by this console; a station that has never "
+                "connected to the broker does not get this message (see broadcaster fleet status)").format(
+            to=to), file=sys.stderr)  # fmt: skip
+        return
+    if unseen:
+        print(_("warning: never seen by this console: {stations}; a station that has never connected to "
+                "the broker does not get this message (see broadcaster fleet status)").format(
+            stations=", ".join(unseen)), file=sys.stderr)  # fmt: skip
+    print(_("expected at {count} station(s); follow it with: broadcaster fleet report {id}").format(
+        count=len(expected), id=ident))  # fmt: skip
 
 
 def _sent(kind: str, ident: str, topics: list[str]) -> None:
@@ -108,36 +132,18 @@ def cmd_fleet_stop(args: argparse.Namespace) -> int:
     _config, fleet, store = _console(args)
     message = Message.new("stop", fleet.id, {"zones": args.zone or None})
     _sent(message.kind, message.id, console.send(fleet, store, message, args.to))
+    _expected(fleet, store, args.to, message.id)
     return 0
-
-
-def _local(at: str, tz) -> str:
-    """A station's time (UTC or with an offset) in the console's time zone."""
-    if not at:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        return at
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _outcomes(detail: str) -> str:
-    """``a completed, b interrupted`` with the play log's words in the reader's language."""
-    from broadcaster.playwords import WORDS
-
-    return " ".join(_(WORDS[word]) if word in WORDS else word for word in detail.split(" "))
 
 
 def cmd_fleet_status(args: argparse.Namespace) -> int:
     from broadcaster.fleet import console
 
-    _config, fleet, store = _console(args)
+    config, fleet, store = _console(args)
     console.collect(fleet, store)
     rows = [(_("station"), _("town"), _("state"), _("playing"), _("errors"), _("since"))]
     rows += [(line.station, line.town, _(STATES.get(line.state, line.state)), line.playing or "-",
-              str(line.errors), line.at[:19])
+              str(line.errors), local_time(line.at, config.tz))
              for line in console.status(store)]  # fmt: skip
     print_table(rows)
     return 0
@@ -154,14 +160,12 @@ def cmd_fleet_report(args: argparse.Namespace) -> int:
     rows = [(_("station"), _("state"), _("when"), _("detail"))]
     from broadcaster.playwords import reason_text
 
-    rows += [(line.station, _(STATES.get(line.state, line.state)), _local(line.at, config.tz),
-              _outcomes(reason_text(line.detail))) for line in lines]  # fmt: skip
+    rows += [(line.station, _(STATES.get(line.state, line.state)), local_time(line.at, config.tz),
+              outcomes(reason_text(line.detail), _)) for line in lines]  # fmt: skip
     print_table(rows)
-    states = [line.state for line in lines]
+    counts = console.tally(lines)
     print(_("{aired} of {total} aired, {pending} pending, {failed} failed or refused").format(
-        aired=states.count("aired"), total=len(states),
-        pending=states.count("pending") + states.count("taken"),
-        failed=sum(s in ("failed", "refused") for s in states)))  # fmt: skip
+        aired=counts.aired, total=counts.total, pending=counts.pending, failed=counts.failed))  # fmt: skip
     return 0
 
 

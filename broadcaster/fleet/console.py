@@ -1,6 +1,7 @@
 """The town's console: send to stations, and see what they are and what they aired.
 
-The console keeps a persistent session on the broker (client id = its ``fleet: id``),
+The console keeps a persistent session on the broker (client id ``console-`` and its
+``fleet: id``),
 subscribed to every station's presence, answers and receipts, so what comes back
 while no console runs is kept by the broker and collected the next time
 (:func:`collect`) into ``data/fleet-console.sqlite``; ``status`` and ``report`` read
@@ -14,6 +15,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from broadcaster.config import FleetSettings
 from broadcaster.errors import BroadcasterError
@@ -29,6 +31,8 @@ from broadcaster.fleet.messages import (
 from broadcaster.fleet.store import ConsoleStore
 from broadcaster.i18n import _
 
+CONSOLE_DB = Path("data") / "fleet-console.sqlite"
+"""The console's store, in the folder of the config it runs with."""
 CONNECT_TIMEOUT_S = 10.0
 CONSOLE_SESSION_S = 30 * 86400.0
 
@@ -199,7 +203,7 @@ def report(store: ConsoleStore, message_id: str) -> tuple[str, list[ReportLine]]
     if not sent:
         raise BroadcasterError(_("no message {id} was sent from this console").format(id=message_id))
     full, kind, to, summary = sent[0]
-    stations = _stations(store, to)
+    stations = stations_for(store, to)
     acks = {station: json.loads(body) for station, body in
             store.execute("SELECT station, body FROM acks WHERE message = ?", (full,))}  # fmt: skip
     plays: dict[str, list[dict]] = {}
@@ -227,9 +231,49 @@ def report(store: ConsoleStore, message_id: str) -> tuple[str, list[ReportLine]]
     return f"{kind} {summary} → {to}", lines
 
 
-def _stations(store: ConsoleStore, to: str) -> list[str]:
+@dataclass(frozen=True)
+class Tally:
+    aired: int
+    total: int
+    pending: int
+    """Not played yet: not taken, or taken and waiting for its slot."""
+    failed: int
+    """Failed, or refused by the station."""
+
+
+def tally(lines: list[ReportLine]) -> Tally:
+    states = [line.state for line in lines]
+    return Tally(states.count("aired"), len(states), states.count("pending") + states.count("taken"),
+                 sum(state in ("failed", "refused") for state in states))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SentLine:
+    id: str
+    kind: str
+    to: str
+    sent: str
+    summary: str
+    tally: Tally
+
+
+def sent_messages(store: ConsoleStore, limit: int = 50) -> list[SentLine]:
+    """The newest messages sent from this console, with what became of each."""
+    rows = store.execute("SELECT id, kind, targets, sent, summary FROM sent ORDER BY sent DESC LIMIT ?",
+                         (limit,))  # fmt: skip
+    return [SentLine(ident, kind, to, at, summary, tally(report(store, ident)[1]))
+            for ident, kind, to, at, summary in rows]  # fmt: skip
+
+
+def known_stations(store: ConsoleStore) -> dict[str, dict]:
+    """Every station whose presence this console has seen: id → its last presence."""
     rows = store.execute("SELECT station, body FROM presence")
-    known = {station: json.loads(body) for station, body in rows}
+    return {station: json.loads(body) for station, body in rows}
+
+
+def stations_for(store: ConsoleStore, to: str) -> list[str]:
+    """The stations ``to`` (``all``, ``town:NAME`` or ``id,id,…``) reaches, as far as this console knows."""
+    known = known_stations(store)
     if to == "all":
         return list(known)
     if to.startswith("town:"):

@@ -68,12 +68,17 @@ class Web:
     templates: Environment = field(init=False)
     previews: dict[str, Path] = field(default_factory=dict)
     render_lock: threading.Lock = field(default_factory=threading.Lock)
+    fleet_lock: threading.Lock = field(default_factory=threading.Lock)
     content_lock: threading.Lock = field(default_factory=threading.Lock)
     loaded: tuple[dict[str, tuple[int, int]], Content, Problems] | None = None
 
     def __post_init__(self) -> None:
         self.templates = Environment(loader=PackageLoader("broadcaster.web", "templates"),
                                      autoescape=select_autoescape(("html", "svg")))  # fmt: skip
+
+    def has_fleet(self) -> bool:
+        """Whether the station's config, as last read, has a ``fleet:`` section (the page's menu)."""
+        return self.loaded is not None and self.loaded[1].config.fleet is not None
 
     def content(self) -> tuple[Content, Problems]:
         """The station's files as they are now; read again only when one has changed."""
@@ -134,6 +139,8 @@ def make_app(config_path: Path | None, users: UserStore, secret: str, https_only
         Route("/log", page(log)),
         Route("/log.csv", page(log_csv)),
         Route("/audit", page(audit, "operator")),
+        Route("/fleet", page(fleet_page, "operator")),
+        Route("/fleet/{message}", page(fleet_report, "operator")),
         Route("/users", page(users_page, "admin")),
         Route("/users/change", page(users_change, "admin"), methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("broadcaster.web", "static")]), name="static"),
@@ -195,7 +202,7 @@ def _render(web: Web, request: Request, template: str, status_code: int = 200, *
     catalog = translations(_lang(request))
     html = web.templates.get_template(template).render(
         _=catalog.gettext, say=lambda m: m.in_language(catalog), lang=_lang(request), csrf=_token(request),
-        user=_user(web, request), path=request.url.path, **values)  # fmt: skip
+        user=_user(web, request), path=request.url.path, fleet_on=web.has_fleet(), **values)  # fmt: skip
     return HTMLResponse(html, status_code=status_code)
 
 
@@ -666,3 +673,68 @@ async def audit(web: Web, request: Request, user: User) -> Response:
     return _render(web, request, "audit.html", rows=rows, actions=ACTIONS, local=local)
 
 
+
+
+# --- the town's console ------------------------------------------------------------------------
+
+
+def _fleet(web: Web) -> tuple[Any, Any, Msg | None] | None:
+    """The console's settings and store, what the stations sent collected into it first (the error
+    when the broker cannot be reached: the page then shows what was known); None without ``fleet:``."""
+    from broadcaster.fleet import console
+    from broadcaster.fleet.store import ConsoleStore
+
+    content, _problems = web.content()
+    settings = content.config.fleet
+    if settings is None:
+        return None
+    store = ConsoleStore(content.config.resolve(console.CONSOLE_DB))
+    error = None
+    with web.fleet_lock:  # one session per console id: two pages at once would push each other off
+        try:
+            console.collect(settings, store, quiet_s=0.5, limit_s=5.0)
+        except BroadcasterError as exc:
+            error = Msg.of("the broker could not be reached ({reason}); below is what was known before",
+                           reason=str(exc))
+    return content, store, error
+
+
+async def fleet_page(web: Web, request: Request, user: User) -> Response:
+    """The stations (``fleet status``) and the messages sent from here with what became of each."""
+    from broadcaster.fleet import console
+    from broadcaster.fleet.words import KINDS, STATES, local_time
+
+    found = await asyncio.to_thread(_fleet, web)
+    if found is None:
+        return _refuse(web, request, 404, N_("this station has no 'fleet:' section in config.yaml"))
+    content, store, error = found
+    try:
+        stations, sent = console.status(store), console.sent_messages(store)
+    finally:
+        store.close()
+    return _render(web, request, "fleet.html", stations=stations, sent=sent, error=error, states=STATES,
+                   kinds=KINDS, local=lambda at: local_time(at, content.config.tz))  # fmt: skip
+
+
+async def fleet_report(web: Web, request: Request, user: User) -> Response:
+    """One message: every station it was for, and what became of it there (``fleet report``)."""
+    from broadcaster.fleet import console
+    from broadcaster.fleet.words import KINDS, STATES, local_time, outcomes
+
+    found = await asyncio.to_thread(_fleet, web)
+    if found is None:
+        return _refuse(web, request, 404, N_("this station has no 'fleet:' section in config.yaml"))
+    content, store, error = found
+    try:
+        title, lines = console.report(store, request.path_params["message"])
+    except BroadcasterError:
+        message = Msg.of("no message {id} was sent from this console", id=request.path_params["message"])
+        return _refuse(web, request, 404, message)
+    finally:
+        store.close()
+    kind, _sep, rest = title.partition(" ")
+    gettext = translations(_lang(request)).gettext
+    return _render(web, request, "fleet_report.html", kind=KINDS.get(kind, kind), rest=rest, lines=lines,
+                   tally=console.tally(lines), error=error, states=STATES,
+                   detail=lambda text: outcomes(text, gettext),
+                   local=lambda at: local_time(at, content.config.tz))  # fmt: skip
