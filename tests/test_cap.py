@@ -101,10 +101,30 @@ def test_an_alert_without_chinese_is_not_aired():
 
 def test_an_alert_that_breaks_the_schema_is_refused_with_its_line():
     broken = alert().replace(b"<status>Actual</status>", b"<status>Real</status>")
-    with pytest.raises(CapError, match=r"line 6: the alert is not valid CAP 1.2: .*status"):
+    with pytest.raises(CapError) as refused:
         read_alert(broken)
+    assert str(refused.value) == ("line 6: the alert is not valid CAP 1.2: <status> is 'Real'; it must be "
+                                  "one of Actual, Exercise, System, Test, Draft")  # fmt: skip
+    with pytest.raises(CapError, match="line 5: .*<sent> is not expected here; expected here: <sender>$"):
+        read_alert(alert().replace(b"<sender>foshan-weather@example.cn</sender>", b""))
+    with pytest.raises(CapError, match="<sent> '2026-11-30 16:00' is not a time as CAP writes it"):
+        read_alert(alert().replace(b"2026-11-30T16:00:00+08:00", b"2026-11-30 16:00"))
     with pytest.raises(CapError, match="not valid CAP 1.2"):
         read_alert(alert().replace(b"<scope>Public</scope>", b""))
+
+
+def test_the_schemas_complaint_is_in_the_readers_language():
+    from broadcaster.i18n import set_language
+
+    set_language("zh_CN")
+    try:
+        with pytest.raises(CapError) as refused:
+            read_alert(alert().replace(b"<status>Actual</status>", b"<status>Real</status>"))
+    finally:
+        set_language("en")
+    said = str(refused.value)
+    assert "<status> 写的是 'Real'，只能是其中之一：Actual, Exercise, System, Test, Draft" in said
+    assert "urn:oasis" not in said
 
 
 def test_an_alert_with_entities_is_refused_before_it_is_read():

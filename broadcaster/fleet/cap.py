@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from broadcaster.errors import BroadcasterError
-from broadcaster.i18n import _
+from broadcaster.i18n import N_, _
 from broadcaster.language import Language
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -118,7 +118,7 @@ def read_alert(data: bytes) -> Alert:
     if not schema.validate(document):
         error = schema.error_log.last_error
         message = _("line {line}: the alert is not valid CAP 1.2: {reason}")
-        raise CapError(message.format(line=error.line, reason=error.message))
+        raise CapError(message.format(line=error.line, reason=schema_reason(error.message)))
 
     def text(parent, name: str) -> str:
         found = parent.find(f"{{{NS}}}{name}")
@@ -137,6 +137,38 @@ def read_alert(data: bytes) -> Alert:
                        if part.count(",") == 2)  # fmt: skip
     return Alert(text(document, "identifier"), text(document, "sender"), _when(text(document, "sent")),
                  text(document, "status"), text(document, "msgType"), references, tuple(infos))  # fmt: skip
+
+
+_SCHEMA_WORDS = (
+    (re.compile(r"Element '(?P<name>[\w:]+)': \[facet 'enumeration'\] The value '(?P<value>.*)' is not an "
+                r"element of the set \{(?P<allowed>.*)\}\."),
+     N_("<{name}> is '{value}'; it must be one of {allowed}")),
+    (re.compile(r"Element '(?P<name>[\w:]+)': This element is not expected\. Expected is (?:one of )?"
+                r"\( (?P<allowed>.*) \)\."),
+     N_("<{name}> is not expected here; expected here: {allowed}")),
+    (re.compile(r"Element '(?P<name>[\w:]+)': Missing child element\(s\)\. Expected is (?:one of )?"
+                r"\( (?P<allowed>.*) \)\."),
+     N_("<{name}> is missing an element: {allowed}")),
+    (re.compile(r"Element '(?P<name>[\w:]+)': '(?P<value>.*)' is not a valid value of the atomic type "
+                r"'DateTime'\."),
+     N_("<{name}> '{value}' is not a time as CAP writes it, like 2026-11-30T16:00:00+08:00")),
+)
+"""libxml2's schema complaints that come up, in words a town's operator can act on."""
+
+
+def schema_reason(text: str) -> str:
+    """libxml2's complaint without the namespace, in the reader's language where it is a known one."""
+    text = text.replace(f"{{{NS}}}", "").replace("##other*", "").strip()
+    for pattern, template in _SCHEMA_WORDS:
+        found = pattern.fullmatch(text)
+        if found:
+            values = found.groupdict()
+            if "allowed" in values:
+                names = [name.strip(" '") for name in values["allowed"].split(",") if name.strip(" '")]
+                quoted = "value" in values and "enumeration" in pattern.pattern
+                values["allowed"] = ", ".join(names if quoted else [f"<{name}>" for name in names])
+            return _(template).format(**values)
+    return text
 
 
 @functools.cache
