@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster.errors import BroadcasterError
 from broadcaster.fleet import console
 from broadcaster.fleet.link import FleetLink, connect_properties, mqtt_client
 from broadcaster.fleet.messages import Message, topic_station, topic_up
@@ -376,3 +377,15 @@ def test_the_web_page_shows_the_stations_and_what_became_of_each_message(station
     finally:
         set_language("en")
         users.close()
+
+
+def test_a_broker_that_is_not_there_is_said_in_words(tmp_path):
+    from broadcaster.config import FleetSettings
+    from tests.broker import free_port
+
+    settings = FleetSettings(broker=f"mqtt://127.0.0.1:{free_port()}", id="office")
+    with pytest.raises(BroadcasterError) as refused:
+        console.collect(settings, ConsoleStore(tmp_path / "console.sqlite"))
+    assert str(refused.value).endswith("nothing answers at that address and port: is the broker running, "
+                                       "is the port right?")  # fmt: skip
+    assert "Errno" not in str(refused.value)

@@ -46,6 +46,25 @@ def targets(spec: str) -> list[str]:
     return [topic_station(check_name(part.strip(), "station")) for part in spec.split(",") if part.strip()]
 
 
+def network_reason(exc: OSError) -> str:
+    """Why a connection failed, in words (the system's ``[Errno 111]`` is no help to a town office)."""
+    import socket
+    import ssl
+
+    if isinstance(exc, ConnectionRefusedError):
+        return _("nothing answers at that address and port: is the broker running, is the port right?")
+    if isinstance(exc, socket.gaierror):
+        return _("the host name is not known: check the address, or the network")
+    if isinstance(exc, TimeoutError):
+        return _("no answer in time: check the address, the network or a firewall")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return _("the broker's TLS certificate cannot be verified ({detail}): check ca_file").format(
+            detail=exc.verify_message)  # fmt: skip
+    if isinstance(exc, ssl.SSLError):
+        return _("the TLS handshake failed ({detail})").format(detail=exc.reason or exc)
+    return exc.strerror or str(exc)
+
+
 class _Session:
     """A connected client, for the length of one command."""
 
@@ -61,8 +80,9 @@ class _Session:
             expiry = connect_properties(CONSOLE_SESSION_S if persistent else 0)
             self.client.connect(host, port, keepalive=30, clean_start=not persistent, properties=expiry)
         except OSError as exc:
-            message = _("cannot reach the broker {broker}: {reason}")
-            raise BroadcasterError(message.format(broker=settings.broker, reason=exc)) from exc
+            message = _("cannot reach the broker {broker}: {reason}").format(broker=settings.broker,
+                                                                              reason=network_reason(exc))
+            raise BroadcasterError(message) from exc
         self.client.loop_start()
         if not self.connected.wait(CONNECT_TIMEOUT_S) or self.refused:
             self.close()
