@@ -132,7 +132,10 @@ def main() -> None:
                 print(summary(f"from {(start - sent[0]) / 60:.0f} min", part))
         for at, state in states[:: max(1, len(states) // 8)]:
             print(f"  at {at / 60:5.1f} min the station's buffer: {state['buffer_ms']} ms,"
-                  f" speed {state['speed']}, holes {state['holes']}, trims {state['trims']}")  # fmt: skip
+                  f" speed {state['speed']}, holes {state['holes']}, trims {state['trims']}; the devices"
+                  f" say: input {state['input_ms']} ms, output {state['output_ms']} ms")  # fmt: skip
+        (station / "states.json").write_text(json.dumps(states))
+        print(f"every 10 s of the station's view: {station / 'states.json'}")
         print(f"play row: outcome {row[0]}, dropouts {row[1]} ({row[2]} ms)")
         print(f"station CPU: idle {idle * 100:.1f} % of a core, during the talk {busy * 100:.1f} %")
         print(ending.strip().splitlines()[-1])

@@ -264,6 +264,8 @@ class Card:
         """Holes in the output since the card was opened (feeder late or device underflow)."""
         self.underflows = 0
         """Underflows the device reported (a subset of ``gaps``)."""
+        self.output_delay_s: float | None = None
+        """From the callback to the sound at the device's output, as the device last said (for ``status``)."""
         self.on_change: Callable[[], None] = lambda: None
         """Called by the feeder after a playback started, ended or changed."""
         self.played_until = 0
@@ -729,7 +731,9 @@ class CardOutput(Card):
         try:
             now = time.time()
             dac = timeinfo.outputBufferDacTime
-            dac_at = now + (dac - timeinfo.currentTime if dac and timeinfo.currentTime else self.buffer_s)
+            if dac and timeinfo.currentTime:
+                self.output_delay_s = dac - timeinfo.currentTime
+            dac_at = now + (self.output_delay_s if self.output_delay_s is not None else self.buffer_s)
             self.take(out, dac_at, bool(status.output_underflow))
         except Exception:  # noqa: BLE001
             out.fill(0)

@@ -283,6 +283,8 @@ class Microphone:
         self.recorder: Recorder | None = None
         self.overflows = 0
         """Blocks the input device reported lost (its buffer overflowed)."""
+        self.input_delay_s: float | None = None
+        """From the sound at the input to the callback, as the device last said (for ``status``)."""
         self.on_block: Callable[[np.ndarray], None] | None = None
         self._stream = None
         self._lock = threading.Lock()
@@ -319,6 +321,8 @@ class Microphone:
         try:
             if status.input_overflow:
                 self.overflows += 1
+            if timeinfo.inputBufferAdcTime and timeinfo.currentTime:
+                self.input_delay_s = timeinfo.currentTime - timeinfo.inputBufferAdcTime
             block = self.processor.process(indata[:, 0].copy())
             for buffer in self.buffers.values():
                 buffer.write(block)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from broadcaster.audio.card import COMPLETED, DROPOUT
+from broadcaster.audio.card import COMPLETED, DROPOUT, Card
 from broadcaster.audio.live import Microphone, Recorder, remove_old_recordings
 from broadcaster.config import Config
 from broadcaster.errors import AudioError, BroadcasterError
@@ -181,7 +181,13 @@ class LiveDesk:
             "speed": {card: round(b.speed, 5) for card, b in buffers.items()},
             "holes": sum(b.underruns for b in buffers.values()) + talk.microphone.overflows,
             "trims": sum(b.trims for b in buffers.values()),
+            "input_ms": _ms(talk.microphone.input_delay_s),
+            "output_ms": {card.name: _ms(card.output_delay_s) for card in self._cards(talk.zones)},
         }
+
+    def _cards(self, zones: list[str]) -> list[Card]:
+        cards = (self.station.player.outputs[zone].card for zone in zones)
+        return list({card.name: card for card in cards}.values())  # two zones may share a card
 
     def _watch(self, talk: Talk) -> None:
         while not talk.ended.wait(0.05):
@@ -210,6 +216,10 @@ class LiveDesk:
 
 ON_WORDS = {"on", "start", "press", "pressed", "down", "rising"}
 OFF_WORDS = {"off", "stop", "release", "released", "up", "falling"}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
 
 
 def switch_word(line: str) -> bool | None:
