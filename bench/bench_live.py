@@ -52,6 +52,20 @@ def onsets_of(path: Path, first_sample_at: float) -> np.ndarray:
     return np.array(sorted(set(np.round(found, 4))))
 
 
+def shifts(name: str, found: np.ndarray) -> str:
+    """Where one recording's bursts are not 0.5 s apart: a step in the delay, placed on its side.
+
+    The bursts go into the microphone exactly ``EVERY_S`` apart, so a step seen in the microphone's
+    recording is the recorder's (lost samples), one seen only in the zone's is the station path's.
+    """
+    gaps = np.diff(found)
+    off = gaps[np.abs(gaps - EVERY_S) > 0.002] - EVERY_S
+    off = off[np.abs(off) < EVERY_S / 2]  # a lost burst is not a shift
+    steps = ", ".join(f"{x * 1000:+.1f}" for x in off[:10])
+    total = off.sum() * 1000
+    return f"{name:<14} {len(off)} intervals off by more than 2 ms, {total:+.1f} ms in all ({steps})"
+
+
 def summary(name: str, delays: np.ndarray) -> str:
     ms = delays * 1000
     p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
@@ -125,6 +139,8 @@ def main() -> None:
         print(summary("last minute", last))
         print(summary("whole talk", delays))
         print(f"bursts sent {len(sent)}, heard {len(delays)} ({len(sent) - len(delays)} lost)")
+        print(shifts("microphone", sent))
+        print(shifts("zone a", heard[heard > sent[0]]))
         window = 300.0 if args.minutes > 10 else 60.0
         for start in np.arange(sent[0], sent[-1], window):
             part = latencies(sent[(sent >= start) & (sent < start + window)], heard)
