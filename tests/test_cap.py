@@ -32,7 +32,8 @@ def alert(identifier: str = "GD-FS-2026-001", status: str = "Actual", msg_type: 
 </alert>""".encode()
 
 
-def info(language: str, headline: str, instruction: str, expires: str = "2026-11-30T23:00:00+08:00",
+# Far ahead: the station tests air these on the real clock (an expiry of today failed them at 15:00 UTC).
+def info(language: str, headline: str, instruction: str, expires: str = "2099-11-30T23:00:00+08:00",
          geocode: str = "440605") -> str:  # fmt: skip
     return f"""<info>
     <language>{language}</language>
@@ -84,7 +85,8 @@ def test_an_update_replaces_what_it_references():
 
 def test_an_expired_alert_is_not_aired():
     late = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    decision = decide(read_alert(alert()), Language.MANDARIN, {"440605"}, late)
+    infos = info("zh-CN", "暴雨红色预警", "请立即转移到安全地带。", expires="2026-11-30T23:00:00+08:00")
+    decision = decide(read_alert(alert(infos=infos)), Language.MANDARIN, {"440605"}, late)
     assert not decision.air and decision.reason.startswith("expired at 2026-11-30T23:00:00+08:00")
 
 
