@@ -678,9 +678,10 @@ async def audit(web: Web, request: Request, user: User) -> Response:
 # --- the town's console ------------------------------------------------------------------------
 
 
-def _fleet(web: Web) -> tuple[Any, Any, Msg | None] | None:
-    """The console's settings and store, what the stations sent collected into it first (the error
-    when the broker cannot be reached: the page then shows what was known); None without ``fleet:``."""
+def _fleet(web: Web, read: Callable[[Any], Any]) -> tuple[Content, Any, Msg | None] | None:
+    """What ``read`` finds in the console's store, once what the stations sent is collected into it;
+    with the error when the broker cannot be reached (the page then shows what was known before).
+    None without ``fleet:``."""
     from broadcaster.fleet import console
     from broadcaster.fleet.store import ConsoleStore
 
@@ -690,13 +691,19 @@ def _fleet(web: Web) -> tuple[Any, Any, Msg | None] | None:
         return None
     store = ConsoleStore(content.config.resolve(console.CONSOLE_DB))
     error = None
-    with web.fleet_lock:  # one session per console id: two pages at once would push each other off
-        try:
-            console.collect(settings, store, quiet_s=0.5, limit_s=5.0)
-        except BroadcasterError as exc:
-            error = Msg.of("the broker could not be reached ({reason}); below is what was known before",
-                           reason=str(exc))
-    return content, store, error
+    try:
+        with web.fleet_lock:  # one session per console id: two pages at once would push each other off
+            try:
+                console.collect(settings, store, quiet_s=0.5, limit_s=5.0)
+            except BroadcasterError as exc:
+                error = Msg.of("the broker could not be reached ({reason}); below is what was known before",
+                               reason=str(exc))
+        return content, read(store), error
+    finally:
+        store.close()
+
+
+NO_FLEET = N_("this station has no 'fleet:' section in config.yaml")
 
 
 async def fleet_page(web: Web, request: Request, user: User) -> Response:
@@ -704,14 +711,11 @@ async def fleet_page(web: Web, request: Request, user: User) -> Response:
     from broadcaster.fleet import console
     from broadcaster.fleet.words import KINDS, STATES, local_time
 
-    found = await asyncio.to_thread(_fleet, web)
+    found = await asyncio.to_thread(_fleet, web, lambda store: (console.status(store),
+                                                                console.sent_messages(store)))
     if found is None:
-        return _refuse(web, request, 404, N_("this station has no 'fleet:' section in config.yaml"))
-    content, store, error = found
-    try:
-        stations, sent = console.status(store), console.sent_messages(store)
-    finally:
-        store.close()
+        return _refuse(web, request, 404, NO_FLEET)
+    content, (stations, sent), error = found
     return _render(web, request, "fleet.html", stations=stations, sent=sent, error=error, states=STATES,
                    kinds=KINDS, local=lambda at: local_time(at, content.config.tz))  # fmt: skip
 
@@ -721,17 +725,14 @@ async def fleet_report(web: Web, request: Request, user: User) -> Response:
     from broadcaster.fleet import console
     from broadcaster.fleet.words import KINDS, STATES, local_time, outcomes
 
-    found = await asyncio.to_thread(_fleet, web)
-    if found is None:
-        return _refuse(web, request, 404, N_("this station has no 'fleet:' section in config.yaml"))
-    content, store, error = found
+    ident = request.path_params["message"]
     try:
-        title, lines = console.report(store, request.path_params["message"])
+        found = await asyncio.to_thread(_fleet, web, lambda store: console.report(store, ident))
     except BroadcasterError:
-        message = Msg.of("no message {id} was sent from this console", id=request.path_params["message"])
-        return _refuse(web, request, 404, message)
-    finally:
-        store.close()
+        return _refuse(web, request, 404, Msg.of("no message {id} was sent from this console", id=ident))
+    if found is None:
+        return _refuse(web, request, 404, NO_FLEET)
+    content, (title, lines), error = found
     kind, _sep, rest = title.partition(" ")
     gettext = translations(_lang(request)).gettext
     return _render(web, request, "fleet_report.html", kind=KINDS.get(kind, kind), rest=rest, lines=lines,
